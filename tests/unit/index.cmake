@@ -1,0 +1,5 @@
+# Unit tests of the vector index library (index/), label "unit".
+if(TARGET cairn_index)
+  cairn_unit_test(test_index_kernels SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_index_kernels.c
+                  LIBS cairn_index)
+endif()
