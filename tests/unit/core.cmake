@@ -1,0 +1,5 @@
+# Unit tests of core/: meta store (conformance suite + embedded backend),
+# config, HTTP server, metrics. Included by tests/unit/CMakeLists.txt.
+cairn_unit_test(test_meta_embedded
+  SOURCES test_meta_embedded.c test_meta_conformance.c
+  LIBS cairn_core)
