@@ -288,6 +288,9 @@ typedef struct cfg {
 static const cfg float_cfgs[] = {
     {"FLAT", "L2", NULL, {0}, 1.0, 1.0},
     {"FLAT", "COSINE", NULL, {0}, 1.0, 1.0},
+    {"HNSW", "L2", "{\"M\": 16, \"efConstruction\": 100}", {.ef = 64}, 0.95, 0.95},
+    {"HNSW", "IP", "{\"M\": 12, \"efConstruction\": 80}", {.ef = 80}, 0.90, 0.90},
+    {"HNSW", "COSINE", "{\"M\": 16, \"efConstruction\": 100}", {.ef = 64}, 0.95, 0.95},
 };
 
 static void run_cfg(const cfg *c, bool binary) {
