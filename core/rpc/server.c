@@ -260,7 +260,7 @@ static void *worker_main(void *p) {
 static grpc_server *create_grpc_server(size_t max_message_bytes) {
   int limit = max_message_bytes > (size_t)INT_MAX ? INT_MAX
                                                   : (int)max_message_bytes;
-  grpc_arg args[2];
+  grpc_arg args[3];
   memset(args, 0, sizeof args);
   args[0].type = GRPC_ARG_INTEGER;
   args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
@@ -268,7 +268,12 @@ static grpc_server *create_grpc_server(size_t max_message_bytes) {
   args[1].type = GRPC_ARG_INTEGER;
   args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
   args[1].value.integer = limit;
-  grpc_channel_args channel_args = {.num_args = 2, .args = args};
+  /* gRPC binds with SO_REUSEPORT by default, which would let a second
+   * server share a port silently; a port in use must be an error. */
+  args[2].type = GRPC_ARG_INTEGER;
+  args[2].key = GRPC_ARG_ALLOW_REUSEPORT;
+  args[2].value.integer = 0;
+  grpc_channel_args channel_args = {.num_args = 3, .args = args};
   return grpc_server_create(&channel_args, NULL);
 }
 

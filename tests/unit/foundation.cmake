@@ -1,0 +1,6 @@
+# Unit tests of the foundation: arena, RPC layer, TSO/ID allocation,
+# coordinator catalogue. Included by tests/unit/CMakeLists.txt.
+cairn_unit_test(test_arena SOURCES test_arena.c LIBS cairn_core cairn_proto)
+cairn_unit_test(test_rpc SOURCES test_rpc.c LIBS cairn_rpc cairn_proto)
+cairn_unit_test(test_tso SOURCES test_tso.c LIBS cairn_coordinator)
+cairn_unit_test(test_coord SOURCES test_coord.c LIBS cairn_coordinator)

@@ -1,0 +1,309 @@
+/*
+ * test_rpc.c — the RPC layer: gRPC server + client round trips, metadata,
+ * UNIMPLEMENTED for unserved and unknown methods, large messages and the
+ * size limit, deadlines, concurrent calls, the direct transport, and
+ * shutdown with a call in flight.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "milvus.pb-c.h"
+#include "milvus_util.h"
+#include "rpc.h"
+
+#define PATH(m) "/milvus.proto.milvus.MilvusService/" m
+
+/* GetVersion answers the dbname header, so metadata is visible. */
+static cairn_grpc_code h_version(cairn_rpc_ctx *ctx, const ProtobufCMessage *m,
+                                 ProtobufCMessage **reply) {
+  (void)m;
+  Milvus__Proto__Milvus__GetVersionResponse *r =
+      CAIRN_ARENA_NEW(ctx->arena, Milvus__Proto__Milvus__GetVersionResponse, 1);
+  milvus__proto__milvus__get_version_response__init(r);
+  r->version = cairn_arena_printf(ctx->arena, "db=%s", ctx->dbname);
+  r->status = cairn_pb_ok(ctx->arena);
+  *reply = &r->base;
+  return CAIRN_GRPC_OK;
+}
+
+/* CreateCollection answers the size of the schema bytes it received. */
+static cairn_grpc_code h_create(cairn_rpc_ctx *ctx, const ProtobufCMessage *m,
+                                ProtobufCMessage **reply) {
+  const Milvus__Proto__Milvus__CreateCollectionRequest *req =
+      (const Milvus__Proto__Milvus__CreateCollectionRequest *)m;
+  char text[64];
+  snprintf(text, sizeof text, "%zu", req->schema.len);
+  *reply = &cairn_pb_status(ctx->arena, CAIRN_INVALID_ARGUMENT, text)->base;
+  return CAIRN_GRPC_OK;
+}
+
+/* DropCollection is slow: 300 ms. */
+static cairn_grpc_code h_slow(cairn_rpc_ctx *ctx, const ProtobufCMessage *m,
+                              ProtobufCMessage **reply) {
+  (void)m;
+  usleep(300 * 1000);
+  *reply = &cairn_pb_ok(ctx->arena)->base;
+  return CAIRN_GRPC_OK;
+}
+
+static const cairn_rpc_method methods[] = {
+    {"GetVersion", h_version},
+    {"CreateCollection", h_create},
+    {"DropCollection", h_slow},
+    {NULL, NULL},
+};
+
+typedef struct fixture {
+  cairn_rpc_service *service;
+  cairn_rpc_server *server;
+  cairn_rpc_client *client;
+} fixture;
+
+static int setup_with_limit(void **state, size_t limit) {
+  fixture *f = calloc(1, sizeof *f);
+  cairn_error err = {0};
+  assert_int_equal(cairn_rpc_service_new(&milvus__proto__milvus__milvus_service__descriptor,
+                                         methods, NULL, &f->service, &err),
+                   CAIRN_OK);
+  cairn_rpc_service *list[] = {f->service, NULL};
+  cairn_rpc_server_options opts = {.host = "127.0.0.1", .port = 0,
+                                   .max_message_bytes = limit, .workers = 4};
+  assert_int_equal(cairn_rpc_server_start(&opts, list, NULL, NULL, &f->server, &err),
+                   CAIRN_OK);
+  char target[64];
+  snprintf(target, sizeof target, "127.0.0.1:%d", cairn_rpc_server_port(f->server));
+  assert_int_equal(cairn_rpc_client_new_grpc(target, 512u << 20, &f->client, &err),
+                   CAIRN_OK);
+  *state = f;
+  return 0;
+}
+
+static int setup(void **state) { return setup_with_limit(state, 256u << 20); }
+static int setup_small(void **state) { return setup_with_limit(state, 1u << 20); }
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  cairn_rpc_client_free(f->client);
+  cairn_rpc_server_stop(f->server, 1000);
+  cairn_rpc_service_free(f->service);
+  free(f);
+  return 0;
+}
+
+static cairn_status call_version(cairn_rpc_client *c, const char *db,
+                                 char *out, size_t out_len) {
+  Milvus__Proto__Milvus__GetVersionRequest req =
+      MILVUS__PROTO__MILVUS__GET_VERSION_REQUEST__INIT;
+  cairn_arena *a = cairn_arena_new();
+  ProtobufCMessage *reply = NULL;
+  cairn_error err = {0};
+  cairn_rpc_call_opts opts = {.dbname = db};
+  cairn_status st = cairn_rpc_call(c, PATH("GetVersion"), &req.base,
+                                   &milvus__proto__milvus__get_version_response__descriptor,
+                                   &opts, a, &reply, &err);
+  if (st == CAIRN_OK)
+    snprintf(out, out_len, "%s",
+             ((Milvus__Proto__Milvus__GetVersionResponse *)reply)->version);
+  cairn_arena_free(a);
+  return st;
+}
+
+static void test_round_trip_with_metadata(void **state) {
+  fixture *f = *state;
+  char version[64];
+  assert_int_equal(call_version(f->client, "books", version, sizeof version), CAIRN_OK);
+  assert_string_equal(version, "db=books");
+  assert_int_equal(call_version(f->client, NULL, version, sizeof version), CAIRN_OK);
+  assert_string_equal(version, "db=");
+}
+
+static void test_unimplemented(void **state) {
+  fixture *f = *state;
+  cairn_arena *a = cairn_arena_new();
+  Milvus__Proto__Milvus__ConnectRequest req = MILVUS__PROTO__MILVUS__CONNECT_REQUEST__INIT;
+  ProtobufCMessage *reply = NULL;
+  cairn_error err = {0};
+  /* Declared in the service but not served. */
+  assert_int_equal(cairn_rpc_call(f->client, PATH("Connect"), &req.pb_base,
+                                  &milvus__proto__milvus__connect_response__descriptor,
+                                  NULL, a, &reply, &err),
+                   CAIRN_UNIMPLEMENTED);
+  /* Not in any service. */
+  assert_int_equal(cairn_rpc_call(f->client, "/no.Such/Method", &req.pb_base,
+                                  &milvus__proto__milvus__connect_response__descriptor,
+                                  NULL, a, &reply, &err),
+                   CAIRN_UNIMPLEMENTED);
+  cairn_arena_free(a);
+}
+
+static cairn_status send_schema_bytes(cairn_rpc_client *c, size_t n, size_t *echoed) {
+  Milvus__Proto__Milvus__CreateCollectionRequest req =
+      MILVUS__PROTO__MILVUS__CREATE_COLLECTION_REQUEST__INIT;
+  req.schema.data = malloc(n);
+  req.schema.len = n;
+  memset(req.schema.data, 0x5a, n);
+  cairn_arena *a = cairn_arena_new();
+  ProtobufCMessage *reply = NULL;
+  cairn_error err = {0};
+  cairn_status st = cairn_rpc_call(c, PATH("CreateCollection"), &req.pb_base,
+                                   &milvus__proto__common__status__descriptor,
+                                   NULL, a, &reply, &err);
+  if (st == CAIRN_OK) {
+    Milvus__Proto__Common__Status *s = (Milvus__Proto__Common__Status *)reply;
+    assert_int_equal(s->code, 1100);
+    assert_int_equal(s->error_code, 5); /* legacy IllegalArgument */
+    *echoed = strtoull(s->reason, NULL, 10);
+  }
+  cairn_arena_free(a);
+  free(req.schema.data);
+  return st;
+}
+
+static void test_large_message(void **state) {
+  fixture *f = *state;
+  size_t echoed = 0;
+  assert_int_equal(send_schema_bytes(f->client, 40u << 20, &echoed), CAIRN_OK);
+  assert_int_equal(echoed, 40u << 20);
+}
+
+static void test_message_limit(void **state) {
+  fixture *f = *state;
+  size_t echoed = 0;
+  assert_int_equal(send_schema_bytes(f->client, 100 << 10, &echoed), CAIRN_OK);
+  assert_int_not_equal(send_schema_bytes(f->client, 2u << 20, &echoed), CAIRN_OK);
+  /* The server is still serving afterwards. */
+  char version[64];
+  assert_int_equal(call_version(f->client, "x", version, sizeof version), CAIRN_OK);
+}
+
+static void test_deadline(void **state) {
+  fixture *f = *state;
+  Milvus__Proto__Milvus__DropCollectionRequest req =
+      MILVUS__PROTO__MILVUS__DROP_COLLECTION_REQUEST__INIT;
+  cairn_arena *a = cairn_arena_new();
+  ProtobufCMessage *reply = NULL;
+  cairn_error err = {0};
+  cairn_rpc_call_opts opts = {.timeout_ms = 50};
+  assert_int_equal(cairn_rpc_call(f->client, PATH("DropCollection"), &req.pb_base,
+                                  &milvus__proto__common__status__descriptor,
+                                  &opts, a, &reply, &err),
+                   CAIRN_NOT_READY);
+  opts.timeout_ms = 5000;
+  assert_int_equal(cairn_rpc_call(f->client, PATH("DropCollection"), &req.pb_base,
+                                  &milvus__proto__common__status__descriptor,
+                                  &opts, a, &reply, &err),
+                   CAIRN_OK);
+  cairn_arena_free(a);
+}
+
+static void *caller(void *p) {
+  cairn_rpc_client *c = p;
+  for (int i = 0; i < 50; i++) {
+    char db[32], version[64], want[64];
+    snprintf(db, sizeof db, "db%d", i);
+    snprintf(want, sizeof want, "db=%s", db);
+    if (call_version(c, db, version, sizeof version) != CAIRN_OK ||
+        strcmp(version, want) != 0)
+      return (void *)1;
+  }
+  return NULL;
+}
+
+static void test_concurrent_calls(void **state) {
+  fixture *f = *state;
+  pthread_t t[8];
+  for (int i = 0; i < 8; i++)
+    pthread_create(&t[i], NULL, caller, f->client);
+  for (int i = 0; i < 8; i++) {
+    void *ret = NULL;
+    pthread_join(t[i], &ret);
+    assert_null(ret);
+  }
+}
+
+static void test_direct_transport(void **state) {
+  fixture *f = *state;
+  cairn_rpc_client *direct = NULL;
+  cairn_error err = {0};
+  assert_int_equal(cairn_rpc_client_new_direct(f->service, &direct, &err), CAIRN_OK);
+  char version[64];
+  assert_int_equal(call_version(direct, "local", version, sizeof version), CAIRN_OK);
+  assert_string_equal(version, "db=local");
+  size_t echoed = 0;
+  assert_int_equal(send_schema_bytes(direct, 12345, &echoed), CAIRN_OK);
+  assert_int_equal(echoed, 12345);
+  /* The wrong request type is refused, not misread. */
+  Milvus__Proto__Milvus__ConnectRequest wrong = MILVUS__PROTO__MILVUS__CONNECT_REQUEST__INIT;
+  cairn_arena *a = cairn_arena_new();
+  ProtobufCMessage *reply = NULL;
+  assert_int_not_equal(cairn_rpc_call(direct, PATH("GetVersion"), &wrong.pb_base,
+                                      &milvus__proto__milvus__get_version_response__descriptor,
+                                      NULL, a, &reply, &err),
+                       CAIRN_OK);
+  cairn_arena_free(a);
+  cairn_rpc_client_free(direct);
+}
+
+static void *slow_caller(void *p) {
+  cairn_rpc_client *c = p;
+  Milvus__Proto__Milvus__DropCollectionRequest req =
+      MILVUS__PROTO__MILVUS__DROP_COLLECTION_REQUEST__INIT;
+  cairn_arena *a = cairn_arena_new();
+  ProtobufCMessage *reply = NULL;
+  cairn_error err = {0};
+  cairn_status st = cairn_rpc_call(c, PATH("DropCollection"), &req.pb_base,
+                                   &milvus__proto__common__status__descriptor,
+                                   NULL, a, &reply, &err);
+  cairn_arena_free(a);
+  return st == CAIRN_OK ? NULL : (void *)1;
+}
+
+static void test_graceful_stop_finishes_calls(void **state) {
+  fixture *f = *state;
+  pthread_t t;
+  pthread_create(&t, NULL, slow_caller, f->client);
+  usleep(100 * 1000); /* the call is in flight */
+  cairn_rpc_server_stop(f->server, 2000);
+  f->server = NULL;
+  void *ret = (void *)1;
+  pthread_join(t, &ret);
+  assert_null(ret); /* completed within the grace period */
+}
+
+static void test_port_in_use(void **state) {
+  fixture *f = *state;
+  cairn_rpc_service *list[] = {f->service, NULL};
+  cairn_rpc_server_options opts = {.host = "127.0.0.1",
+                                   .port = cairn_rpc_server_port(f->server),
+                                   .max_message_bytes = 1 << 20, .workers = 1};
+  cairn_rpc_server *second = NULL;
+  cairn_error err = {0};
+  assert_int_equal(cairn_rpc_server_start(&opts, list, NULL, NULL, &second, &err),
+                   CAIRN_IO);
+  assert_null(second);
+  assert_non_null(strstr(err.message, "cannot listen"));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_round_trip_with_metadata, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unimplemented, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_large_message, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_message_limit, setup_small, teardown),
+      cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_concurrent_calls, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_direct_transport, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_graceful_stop_finishes_calls, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_port_in_use, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
