@@ -207,6 +207,23 @@ static void p_ip_f32_4q(const float *const q[4], const float *row, size_t d,
     out[j] = p_ip_f32(q[j], row, d);
 }
 
+static float p_sq8_l2(const float *qp, const float *w, const uint8_t *c,
+                      size_t d) {
+  float s = 0;
+  for (size_t i = 0; i < d; i++) {
+    float t = qp[i] - (float)c[i];
+    s += w[i] * t * t;
+  }
+  return s;
+}
+
+static float p_sq8_ip(const float *a, const uint8_t *c, size_t d) {
+  float s = 0;
+  for (size_t i = 0; i < d; i++)
+    s += a[i] * (float)c[i];
+  return s;
+}
+
 static const cairn_kernels portable_kernels = {
     .name = "portable",
     .l2_f32 = p_l2_f32,
@@ -223,6 +240,8 @@ static const cairn_kernels portable_kernels = {
     .ip_f32_batch = p_ip_f32_batch,
     .hamming_batch = p_hamming_batch,
     .ip_f32_4q = p_ip_f32_4q,
+    .sq8_l2 = p_sq8_l2,
+    .sq8_ip = p_sq8_ip,
 };
 
 const cairn_kernels *cairn_kernels_portable(void) { return &portable_kernels; }

@@ -56,6 +56,11 @@ typedef struct cairn_kernels {
    * blocked multi-query FLAT scan. */
   void (*ip_f32_4q)(const float *const q[4], const float *row, size_t d,
                     float out[4]);
+  /* 8-bit scalar-quantised rows (IVF_SQ8): with per-query prepared
+   * vectors qp (query in code units), w (squared scale) and a (scaled
+   * query): sq8_l2 = sum w[j] * (qp[j] - c[j])^2, sq8_ip = sum a[j] * c[j]. */
+  float (*sq8_l2)(const float *qp, const float *w, const uint8_t *c, size_t d);
+  float (*sq8_ip)(const float *a, const uint8_t *c, size_t d);
 } cairn_kernels;
 
 /* The best table for this CPU (never NULL). */

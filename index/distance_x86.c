@@ -233,6 +233,38 @@ T_AVX2 static void a2_ip_f32_4q(const float *const q[4], const float *row,
       out[j] += q[j][i] * row[i];
 }
 
+T_AVX2 static float a2_sq8_l2(const float *qp, const float *w,
+                              const uint8_t *c, size_t d) {
+  __m256 s0 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= d; i += 8) {
+    __m128i b = _mm_loadl_epi64((const __m128i *)(c + i));
+    __m256 x = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+    __m256 t = _mm256_sub_ps(_mm256_loadu_ps(qp + i), x);
+    s0 = _mm256_fmadd_ps(_mm256_mul_ps(t, t), _mm256_loadu_ps(w + i), s0);
+  }
+  float s = hsum256(s0);
+  for (; i < d; i++) {
+    float t = qp[i] - (float)c[i];
+    s += w[i] * t * t;
+  }
+  return s;
+}
+
+T_AVX2 static float a2_sq8_ip(const float *a, const uint8_t *c, size_t d) {
+  __m256 s0 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 8 <= d; i += 8) {
+    __m128i b = _mm_loadl_epi64((const __m128i *)(c + i));
+    __m256 x = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), x, s0);
+  }
+  float s = hsum256(s0);
+  for (; i < d; i++)
+    s += a[i] * (float)c[i];
+  return s;
+}
+
 static const cairn_kernels avx2_kernels = {
     .name = "avx2",
     .l2_f32 = a2_l2_f32,
@@ -249,6 +281,8 @@ static const cairn_kernels avx2_kernels = {
     .ip_f32_batch = a2_ip_f32_batch,
     .hamming_batch = a2_hamming_batch,
     .ip_f32_4q = a2_ip_f32_4q,
+    .sq8_l2 = a2_sq8_l2,
+    .sq8_ip = a2_sq8_ip,
 };
 
 const cairn_kernels *cairn_kernels_avx2(void) {
@@ -416,6 +450,43 @@ T_AVX512 static void a5_ip_f32_4q(const float *const q[4], const float *row,
   out[3] = _mm512_reduce_add_ps(s3);
 }
 
+T_AVX512 static float a5_sq8_l2(const float *qp, const float *w,
+                                const uint8_t *c, size_t d) {
+  __m512 s0 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    __m128i b = _mm_loadu_si128((const __m128i *)(c + i));
+    __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+    __m512 t = _mm512_sub_ps(_mm512_loadu_ps(qp + i), x);
+    s0 = _mm512_fmadd_ps(_mm512_mul_ps(t, t), _mm512_loadu_ps(w + i), s0);
+  }
+  if (i < d) {
+    __mmask16 m = (__mmask16)((1u << (d - i)) - 1);
+    __m128i b = _mm_maskz_loadu_epi8(m, c + i);
+    __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+    __m512 t = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, qp + i), x);
+    s0 = _mm512_fmadd_ps(_mm512_mul_ps(t, t), _mm512_maskz_loadu_ps(m, w + i), s0);
+  }
+  return _mm512_reduce_add_ps(s0);
+}
+
+T_AVX512 static float a5_sq8_ip(const float *a, const uint8_t *c, size_t d) {
+  __m512 s0 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    __m128i b = _mm_loadu_si128((const __m128i *)(c + i));
+    __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), x, s0);
+  }
+  if (i < d) {
+    __mmask16 m = (__mmask16)((1u << (d - i)) - 1);
+    __m128i b = _mm_maskz_loadu_epi8(m, c + i);
+    __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), x, s0);
+  }
+  return _mm512_reduce_add_ps(s0);
+}
+
 static const cairn_kernels avx512_kernels = {
     .name = "avx512",
     .l2_f32 = a5_l2_f32,
@@ -432,6 +503,8 @@ static const cairn_kernels avx512_kernels = {
     .ip_f32_batch = a5_ip_f32_batch,
     .hamming_batch = a2_hamming_batch,
     .ip_f32_4q = a5_ip_f32_4q,
+    .sq8_l2 = a5_sq8_l2,
+    .sq8_ip = a5_sq8_ip,
 };
 
 const cairn_kernels *cairn_kernels_avx512(void) {

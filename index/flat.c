@@ -136,7 +136,7 @@ static cairn_status flat_search(const cairn_index *ix, const void *q,
     }
     float bound = cairn_topk_bound(top);
     for (size_t i = 0; i < nb; i++)
-      if (d[i] < bound || top->n < top->k) {
+      if (d[i] <= bound) {
         cairn_topk_push(top, d[i], (uint32_t)(b + i));
         bound = cairn_topk_bound(top);
       }

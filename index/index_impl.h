@@ -138,7 +138,7 @@ static inline float cairn_topk_bound(const cairn_topk *t) {
 }
 void cairn_topk_push_slow(cairn_topk *t, float dist, uint32_t pos);
 static inline void cairn_topk_push(cairn_topk *t, float dist, uint32_t pos) {
-  if (t->n < t->k || dist < t->dist[0])
+  if (t->n < t->k || dist <= t->dist[0])
     cairn_topk_push_slow(t, dist, pos);
 }
 /* Sorts the held entries best first (ties: smaller position first);

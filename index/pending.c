@@ -16,8 +16,4 @@ static void pending_destroy(cairn_index *ix) { (void)ix; }
   const cairn_index_ops NAME = {.type = TYPE, .init = pending_init,            \
                                 .destroy = pending_destroy};
 
-PENDING(cairn_ivf_flat_ops, CAIRN_INDEX_IVF_FLAT)
-PENDING(cairn_ivf_sq8_ops, CAIRN_INDEX_IVF_SQ8)
-PENDING(cairn_ivf_pq_ops, CAIRN_INDEX_IVF_PQ)
-PENDING(cairn_bin_ivf_flat_ops, CAIRN_INDEX_BIN_IVF_FLAT)
 PENDING(cairn_sparse_ops, CAIRN_INDEX_SPARSE_INVERTED)

@@ -291,6 +291,13 @@ static const cfg float_cfgs[] = {
     {"HNSW", "L2", "{\"M\": 16, \"efConstruction\": 100}", {.ef = 64}, 0.95, 0.95},
     {"HNSW", "IP", "{\"M\": 12, \"efConstruction\": 80}", {.ef = 80}, 0.90, 0.90},
     {"HNSW", "COSINE", "{\"M\": 16, \"efConstruction\": 100}", {.ef = 64}, 0.95, 0.95},
+    {"IVF_FLAT", "L2", "{\"nlist\": 32}", {.nprobe = 12}, 0.95, 0.95},
+    {"IVF_FLAT", "COSINE", "{\"nlist\": 32}", {.nprobe = 12}, 0.95, 0.95},
+    {"IVF_FLAT", "IP", "{\"nlist\": 32}", {.nprobe = 12}, 0.85, 0.85},
+    {"IVF_SQ8", "L2", "{\"nlist\": 32}", {.nprobe = 8}, 0.90, 0.90},
+    {"IVF_SQ8", "IP", "{\"nlist\": 32}", {.nprobe = 8}, 0.85, 0.85},
+    {"IVF_PQ", "L2", "{\"nlist\": 32, \"m\": 16, \"nbits\": 8}", {.nprobe = 8}, 0.75, 0.75},
+    {"IVF_PQ", "COSINE", "{\"nlist\": 32, \"m\": 16, \"nbits\": 8}", {.nprobe = 8}, 0.75, 0.75},
 };
 
 static void run_cfg(const cfg *c, bool binary) {
@@ -309,6 +316,9 @@ static void run_cfg(const cfg *c, bool binary) {
   search(oracle, q, NQ, K, NULL, NULL, want, wsc);
   search(ix, q, NQ, K, &c->sp, NULL, ids, sc);
   double r = recall(ids, want, NQ, K);
+  if (getenv("CAIRN_TEST_VERBOSE"))
+    print_message("%s/%s recall@10 %.3f (floor %.2f), memory %zu\n", c->type,
+                  c->metric, r, c->floor, cairn_index_memory(ix));
   if (r < c->floor) {
     print_error("%s/%s recall %.3f < floor %.3f\n", c->type, c->metric, r, c->floor);
     fail();
@@ -331,6 +341,8 @@ static void run_cfg(const cfg *c, bool binary) {
         assert_true(bits[pos / 8] & (1u << (pos % 8)));
       }
     double fr = recall(ids, want, NQ, K);
+    if (getenv("CAIRN_TEST_VERBOSE"))
+      print_message("  filtered %.2f: recall %.3f\n", sel[s], fr);
     if (fr < c->filtered_floor) {
       print_error("%s/%s filtered recall %.3f at selectivity %.2f < floor %.3f\n",
                   c->type, c->metric, fr, sel[s], c->filtered_floor);
@@ -412,6 +424,8 @@ static void test_float_indexes(void **state) {
 static const cfg bin_cfgs[] = {
     {"BIN_FLAT", "HAMMING", NULL, {0}, 1.0, 1.0},
     {"BIN_FLAT", "JACCARD", NULL, {0}, 1.0, 1.0},
+    {"BIN_IVF_FLAT", "HAMMING", "{\"nlist\": 16}", {.nprobe = 8}, 0.80, 0.80},
+    {"BIN_IVF_FLAT", "JACCARD", "{\"nlist\": 16}", {.nprobe = 8}, 0.75, 0.75},
 };
 
 static void test_binary_indexes(void **state) {

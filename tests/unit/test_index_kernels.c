@@ -81,6 +81,16 @@ static void check_table(const cairn_kernels *k) {
     p->ip_f32_4q(qs, b, d, outp);
     for (int j = 0; j < 4; j++)
       assert_close(outk[j], outp[j], "ip_4q", d);
+    {
+      float *w = malloc(d * sizeof(float) * 2), *qp = w + d;
+      for (size_t i = 0; i < d; i++) {
+        w[i] = next_f() + 1.0f;
+        qp[i] = next_f() * 255.0f;
+      }
+      assert_close(k->sq8_l2(qp, w, ua, d), p->sq8_l2(qp, w, ua, d), "sq8_l2", d);
+      assert_close(k->sq8_ip(qp, ua, d), p->sq8_ip(qp, ua, d), "sq8_ip", d);
+      free(w);
+    }
     free(a);
     free(ha);
     free(ia);

@@ -1,0 +1,63 @@
+/*
+ * ivf.h — inverted-file indexes, private to index/: IVF_FLAT, IVF_SQ8,
+ * IVF_PQ (float vectors) and BIN_IVF_FLAT (binary vectors) share one
+ * structure and differ only in how a row is encoded in its list.
+ *
+ * Files by lifecycle: ivf_build.c (training, encoding, add, vtables),
+ * ivf_search.c (probing and list scans), ivf_io.c (file sections).
+ *
+ * Layout: nlist centroids (float, or bytes for binary); per list a
+ * contiguous array of codes and the matching row positions (u32). Code
+ * size: IVF_FLAT 4*dim, IVF_SQ8 dim, IVF_PQ m (nbits <= 8, one byte per
+ * sub-quantiser), BIN_IVF_FLAT dim/8.
+ *
+ * Encodings:
+ *   - SQ8: per dimension j, code c = round((x_j - vmin_j) / vdiff_j * 255)
+ *     clamped to [0,255]; decoded x_j = vmin_j + c * vdiff_j / 255. vmin
+ *     and vdiff are the min and range of the training sample (not by
+ *     residual).
+ *   - PQ: the residual r = x - centroid is cut into m sub-vectors of
+ *     dsub = dim/m values; each is replaced by its nearest of ksub = 2^nbits
+ *     codebook entries (k-means per sub-space on residuals of the sample).
+ *   - BIN: centroids are bit vectors (bitwise majority of their members).
+ *
+ * Threading: searches run concurrently; add/train need exclusive access.
+ */
+#ifndef CAIRN_IVF_H
+#define CAIRN_IVF_H
+
+#include "index_impl.h"
+
+typedef struct ivf_list {
+  uint32_t n, cap;
+  uint32_t *pos;   /* n positions, owned */
+  uint8_t *codes;  /* n * code_size bytes, owned */
+} ivf_list;
+
+typedef struct ivf {
+  uint32_t nlist;
+  size_t code_size;
+  float *centroids;   /* nlist * dim floats (float indexes) */
+  uint8_t *bcentroids;/* nlist * dim/8 bytes (BIN_IVF_FLAT) */
+  ivf_list *lists;    /* nlist */
+  float *vmin, *vdiff;/* SQ8: dim each */
+  uint32_t m, ksub, dsub; /* PQ */
+  float *codebooks;   /* PQ: m * ksub * dsub floats */
+} ivf;
+
+/* ivf_build.c */
+/* Nearest list of each row. */
+void ivf_assign(const cairn_index *ix, const ivf *v, const void *rows,
+                size_t n, uint32_t *out);
+
+/* ivf_search.c */
+cairn_status ivf_search(const cairn_index *ix, const void *query,
+                        const cairn_search_params *sp,
+                        const cairn_bitset *filter, cairn_topk *top,
+                        cairn_error *err);
+
+/* ivf_io.c */
+cairn_status ivf_save(const cairn_index *ix, cairn_writer *w, cairn_error *err);
+cairn_status ivf_load(cairn_index *ix, cairn_reader *r, cairn_error *err);
+
+#endif

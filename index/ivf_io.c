@@ -1,0 +1,121 @@
+/*
+ * ivf_io.c — IVF file sections (inside the container of index_io.c).
+ *
+ * After the common part, in order:
+ *   section centroids   nlist * dim float32 (float) or nlist * dim/8
+ *                       bytes (BIN_IVF_FLAT); empty when untrained
+ *   IVF_SQ8:  section vmin (dim float32), section vdiff (dim float32)
+ *   IVF_PQ:   section codebooks (m * 2^nbits * dim/m float32)
+ *   section list sizes  nlist u32
+ *   then per list l: section positions (size_l u32), section codes
+ *                    (size_l * code_size bytes)
+ * Checks on load: section lengths match nlist/dim/code size, list sizes
+ * sum to n, every position < n and appears once, SQ8 ranges positive.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ivf.h"
+
+cairn_status ivf_save(const cairn_index *ix, cairn_writer *w, cairn_error *err) {
+  (void)err;
+  const ivf *v = ix->impl;
+  size_t d = ix->dim;
+  if (ix->type == CAIRN_INDEX_BIN_IVF_FLAT)
+    cairn_writer_section(w, v->bcentroids, v->bcentroids ? v->nlist * d / 8 : 0);
+  else
+    cairn_writer_section(w, v->centroids, v->centroids ? v->nlist * d * sizeof(float) : 0);
+  if (ix->type == CAIRN_INDEX_IVF_SQ8) {
+    cairn_writer_section(w, v->vmin, v->vmin ? d * sizeof(float) : 0);
+    cairn_writer_section(w, v->vdiff, v->vdiff ? d * sizeof(float) : 0);
+  } else if (ix->type == CAIRN_INDEX_IVF_PQ) {
+    cairn_writer_section(w, v->codebooks,
+                         v->codebooks ? (size_t)v->m * v->ksub * v->dsub * sizeof(float) : 0);
+  }
+  uint32_t *sizes = malloc(v->nlist * sizeof(uint32_t));
+  if (sizes == NULL)
+    return cairn_error_set(err, CAIRN_NOMEM, NULL);
+  for (uint32_t l = 0; l < v->nlist; l++)
+    sizes[l] = v->lists[l].n;
+  cairn_writer_section(w, sizes, v->nlist * sizeof(uint32_t));
+  free(sizes);
+  for (uint32_t l = 0; l < v->nlist; l++) {
+    cairn_writer_section(w, v->lists[l].pos, v->lists[l].n * sizeof(uint32_t));
+    cairn_writer_section(w, v->lists[l].codes, (size_t)v->lists[l].n * v->code_size);
+  }
+  return CAIRN_OK;
+}
+
+static bool read_opt(cairn_reader *r, size_t want, void **out) {
+  size_t len;
+  if (!cairn_reader_section_copy(r, 1, SIZE_MAX, out, &len))
+    return false;
+  return len == 0 || len == want;
+}
+
+static cairn_status corrupt(cairn_error *err, const char *what) {
+  return cairn_error_set(err, CAIRN_CORRUPT, "IVF %s malformed", what);
+}
+
+cairn_status ivf_load(cairn_index *ix, cairn_reader *r, cairn_error *err) {
+  ivf *v = ix->impl;
+  size_t d = ix->dim;
+  bool bin = ix->type == CAIRN_INDEX_BIN_IVF_FLAT;
+  void *p;
+  if (!read_opt(r, bin ? v->nlist * d / 8 : v->nlist * d * sizeof(float), &p))
+    return corrupt(err, "centroids");
+  if (bin)
+    v->bcentroids = p;
+  else
+    v->centroids = p;
+  bool have = p != NULL;
+  if (ix->type == CAIRN_INDEX_IVF_SQ8) {
+    if (!read_opt(r, d * sizeof(float), (void **)&v->vmin) ||
+        !read_opt(r, d * sizeof(float), (void **)&v->vdiff) ||
+        (v->vmin == NULL) != (v->vdiff == NULL) || (v->vmin == NULL) == have)
+      return corrupt(err, "SQ8 ranges");
+    for (size_t j = 0; have && j < d; j++)
+      if (!(v->vdiff[j] > 0))
+        return corrupt(err, "SQ8 ranges");
+  } else if (ix->type == CAIRN_INDEX_IVF_PQ) {
+    if (!read_opt(r, (size_t)v->m * v->ksub * v->dsub * sizeof(float),
+                  (void **)&v->codebooks) || (v->codebooks != NULL) != have)
+      return corrupt(err, "PQ codebooks");
+  }
+  if (ix->n > 0 && (!have || !ix->trained))
+    return corrupt(err, "training state");
+  const void *sp;
+  size_t len;
+  if (!cairn_reader_section(r, 4, v->nlist * sizeof(uint32_t), &sp, &len))
+    return corrupt(err, "list sizes");
+  const uint32_t *sizes = sp;
+  uint64_t total = 0;
+  for (uint32_t l = 0; l < v->nlist; l++)
+    total += sizes[l];
+  if (total != ix->n)
+    return corrupt(err, "list sizes");
+  uint8_t *seen = calloc(ix->n + 1, 1);
+  if (seen == NULL)
+    return cairn_error_set(err, CAIRN_NOMEM, NULL);
+  cairn_status st = CAIRN_OK;
+  for (uint32_t l = 0; l < v->nlist && st == CAIRN_OK; l++) {
+    ivf_list *L = &v->lists[l];
+    uint32_t n;
+    memcpy(&n, (const uint8_t *)sp + l * 4, 4);
+    if (!cairn_reader_section_copy(r, 4, (size_t)n * 4, (void **)&L->pos, &len) ||
+        !cairn_reader_section_copy(r, 1, (size_t)n * v->code_size, (void **)&L->codes, &len)) {
+      st = corrupt(err, "list");
+      break;
+    }
+    L->n = L->cap = n;
+    for (uint32_t i = 0; i < n; i++) {
+      if (L->pos[i] >= ix->n || seen[L->pos[i]]) {
+        st = corrupt(err, "list positions");
+        break;
+      }
+      seen[L->pos[i]] = 1;
+    }
+  }
+  free(seen);
+  return st;
+}

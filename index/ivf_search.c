@@ -1,0 +1,203 @@
+/*
+ * ivf_search.c — searching the IVF indexes: pick the nprobe nearest
+ * centroids, scan their lists with the code's distance, keep the top k.
+ *
+ * Per-query preparation (once, before the scans):
+ *   - SQ8, L2: qp_j = (q_j - vmin_j) / vdiff_j * 255, w_j = (vdiff_j/255)^2,
+ *     so |q - decode(c)|^2 = sum w_j (qp_j - c_j)^2 (one kernel call);
+ *   - SQ8, IP: a_j = q_j vdiff_j / 255, base = sum q_j vmin_j, so
+ *     q.decode(c) = base + sum a_j c_j;
+ *   - PQ, IP: table T[s][c] = q_s . codebook_s[c], shared by all lists;
+ *     PQ, L2: table of |(q - centroid)_s - codebook_s[c]|^2, rebuilt per
+ *     probed list (residual encoding).
+ *
+ * Filtered search: rows failing the bitset are skipped before any
+ * distance is computed; nprobe is widened to nprobe / selectivity (up to
+ * nlist), so when few rows pass every list is visited — for IVF_FLAT and
+ * BIN_IVF_FLAT that is an exact scan of exactly the rows that pass.
+ *
+ * Scores of SQ8 and PQ are the distances to the decoded vectors (what
+ * Milvus returns for these indexes without refinement).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ivf.h"
+
+#define SCAN_BLOCK 256
+
+typedef struct ivf_query {
+  const float *q;       /* internal query (float indexes) */
+  const uint8_t *bq;    /* binary query */
+  float *qp, *w, *a;    /* SQ8 preparation */
+  float base;           /* SQ8 IP constant */
+  float *lut;           /* PQ table m * ksub */
+  float *res;           /* PQ residual query (dim) */
+} ivf_query;
+
+static void pq_table(const cairn_index *ix, const ivf *v, const float *q,
+                     bool l2, float *lut) {
+  for (uint32_t s = 0; s < v->m; s++) {
+    const float *cb = v->codebooks + (size_t)s * v->ksub * v->dsub;
+    const float *qs = q + (size_t)s * v->dsub;
+    float *t = lut + (size_t)s * v->ksub;
+    if (l2)
+      ix->k->l2_f32_batch(qs, cb, v->ksub, v->dsub, t);
+    else
+      ix->k->ip_f32_batch(qs, cb, v->ksub, v->dsub, t);
+  }
+}
+
+static inline float pq_sum(const float *lut, uint32_t m, uint32_t ksub,
+                           const uint8_t *c) {
+  float s0 = 0, s1 = 0;
+  uint32_t s = 0;
+  for (; s + 2 <= m; s += 2) {
+    s0 += lut[(size_t)s * ksub + c[s]];
+    s1 += lut[(size_t)(s + 1) * ksub + c[s + 1]];
+  }
+  if (s < m)
+    s0 += lut[(size_t)s * ksub + c[s]];
+  return s0 + s1;
+}
+
+/* Distance of query to one code of list l (not FLAT's batched path). */
+static inline float code_dist(const cairn_index *ix, const ivf *v,
+                              const ivf_query *p, float bias,
+                              const uint8_t *c) {
+  switch (ix->type) {
+  case CAIRN_INDEX_IVF_FLAT:
+    return cairn_fdist(ix, p->q, (const float *)(const void *)c);
+  case CAIRN_INDEX_IVF_SQ8:
+    return ix->metric == CAIRN_METRIC_L2 ? ix->k->sq8_l2(p->qp, p->w, c, ix->dim)
+                                         : -(p->base + ix->k->sq8_ip(p->a, c, ix->dim));
+  case CAIRN_INDEX_IVF_PQ: {
+    float s = pq_sum(p->lut, v->m, v->ksub, c);
+    return ix->metric == CAIRN_METRIC_L2 ? s : -(bias + s);
+  }
+  default:
+    return cairn_bdist(ix, p->bq, c);
+  }
+}
+
+static void scan_list(const cairn_index *ix, const ivf *v, const ivf_list *L,
+                      const ivf_query *p, float bias, const cairn_bitset *filter,
+                      cairn_topk *top) {
+  size_t cs = v->code_size;
+  if (filter == NULL && ix->type == CAIRN_INDEX_IVF_FLAT) {
+    float d[SCAN_BLOCK];
+    for (uint32_t b = 0; b < L->n; b += SCAN_BLOCK) {
+      uint32_t nb = L->n - b < SCAN_BLOCK ? L->n - b : SCAN_BLOCK;
+      cairn_fdist_batch(ix, p->q, (const float *)(const void *)(L->codes + (size_t)b * cs),
+                        nb, d);
+      for (uint32_t i = 0; i < nb; i++)
+        cairn_topk_push(top, d[i], L->pos[b + i]);
+    }
+    return;
+  }
+  for (uint32_t i = 0; i < L->n; i++) {
+    if (filter != NULL && !cairn_bitset_test(filter, L->pos[i]))
+      continue;
+    cairn_topk_push(top, code_dist(ix, v, p, bias, L->codes + (size_t)i * cs),
+                    L->pos[i]);
+  }
+}
+
+static cairn_status prepare(const cairn_index *ix, const ivf *v, const void *q,
+                            ivf_query *p) {
+  size_t d = ix->dim;
+  memset(p, 0, sizeof *p);
+  if (ix->type == CAIRN_INDEX_BIN_IVF_FLAT) {
+    p->bq = q;
+    return CAIRN_OK;
+  }
+  p->q = q;
+  if (ix->type == CAIRN_INDEX_IVF_SQ8) {
+    p->qp = malloc(3 * d * sizeof(float));
+    if (p->qp == NULL)
+      return CAIRN_NOMEM;
+    p->w = p->qp + d;
+    p->a = p->w + d;
+    p->base = 0;
+    for (size_t j = 0; j < d; j++) {
+      p->qp[j] = (p->q[j] - v->vmin[j]) / v->vdiff[j] * 255.0f;
+      p->w[j] = (v->vdiff[j] / 255.0f) * (v->vdiff[j] / 255.0f);
+      p->a[j] = p->q[j] * v->vdiff[j] / 255.0f;
+      p->base += p->q[j] * v->vmin[j];
+    }
+  } else if (ix->type == CAIRN_INDEX_IVF_PQ) {
+    p->lut = malloc(((size_t)v->m * v->ksub + d) * sizeof(float));
+    if (p->lut == NULL)
+      return CAIRN_NOMEM;
+    p->res = p->lut + (size_t)v->m * v->ksub;
+    if (ix->metric != CAIRN_METRIC_L2)
+      pq_table(ix, v, p->q, false, p->lut);
+  }
+  return CAIRN_OK;
+}
+
+/* The nprobe nearest lists, in coarse.pos (sorted). */
+static void probe(const cairn_index *ix, const ivf *v, const ivf_query *p,
+                  cairn_topk *coarse) {
+  if (ix->type == CAIRN_INDEX_BIN_IVF_FLAT) {
+    size_t nb = ix->dim / 8;
+    for (uint32_t l = 0; l < v->nlist; l++)
+      cairn_topk_push(coarse, cairn_bdist(ix, p->bq, v->bcentroids + l * nb), l);
+  } else {
+    float d[SCAN_BLOCK];
+    for (uint32_t b = 0; b < v->nlist; b += SCAN_BLOCK) {
+      uint32_t nb = v->nlist - b < SCAN_BLOCK ? v->nlist - b : SCAN_BLOCK;
+      cairn_fdist_batch(ix, p->q, v->centroids + (size_t)b * ix->dim, nb, d);
+      for (uint32_t i = 0; i < nb; i++)
+        cairn_topk_push(coarse, d[i], b + i);
+    }
+  }
+  cairn_topk_sort(coarse);
+}
+
+cairn_status ivf_search(const cairn_index *ix, const void *query,
+                        const cairn_search_params *sp,
+                        const cairn_bitset *filter, cairn_topk *top,
+                        cairn_error *err) {
+  const ivf *v = ix->impl;
+  if (ix->n == 0 || !ix->trained)
+    return CAIRN_OK;
+  double nprobe = sp->nprobe > 0 ? sp->nprobe : ix->params.nprobe;
+  if (filter != NULL) {
+    size_t pass = cairn_bitset_count(filter, ix->n);
+    if (pass == 0)
+      return CAIRN_OK;
+    nprobe = ceil(nprobe * (double)ix->n / (double)pass);
+  }
+  if (nprobe > v->nlist)
+    nprobe = v->nlist;
+  ivf_query p;
+  cairn_topk coarse;
+  if (prepare(ix, v, query, &p) != CAIRN_OK ||
+      cairn_topk_init(&coarse, (int)nprobe) != CAIRN_OK) {
+    free(p.qp);
+    free(p.lut);
+    return cairn_error_set(err, CAIRN_NOMEM, "out of memory in IVF search");
+  }
+  probe(ix, v, &p, &coarse);
+  for (int i = 0; i < coarse.n; i++) {
+    uint32_t l = coarse.pos[i];
+    float bias = 0;
+    if (ix->type == CAIRN_INDEX_IVF_PQ) {
+      const float *cent = v->centroids + (size_t)l * ix->dim;
+      if (ix->metric == CAIRN_METRIC_L2) {
+        for (size_t j = 0; j < ix->dim; j++)
+          p.res[j] = p.q[j] - cent[j];
+        pq_table(ix, v, p.res, true, p.lut);
+      } else {
+        bias = -coarse.dist[i]; /* q . centroid */
+      }
+    }
+    scan_list(ix, v, &v->lists[l], &p, bias, filter, top);
+  }
+  cairn_topk_destroy(&coarse);
+  free(p.qp);
+  free(p.lut);
+  return CAIRN_OK;
+}
