@@ -56,11 +56,26 @@ static node *fail(checker *ck, node *n, const char *fmt, ...)
 static node *fail_at(checker *ck, size_t pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Where the text of a subtree starts: errors point at the start of the
+ * offending subexpression ("name == 3" → column 1, not the "=="). */
+static size_t span_start(const node *n) {
+  if (n == NULL)
+    return (size_t)-1;
+  size_t p = n->pos, q = span_start(n->a), r = span_start(n->b);
+  p = q < p ? q : p;
+  p = r < p ? r : p;
+  for (size_t i = 0; i < n->n_args; i++) {
+    size_t s = span_start(n->args[i]);
+    p = s < p ? s : p;
+  }
+  return p;
+}
+
 /* Sets the error (the first one wins), frees n, returns NULL. */
 static node *fail(checker *ck, node *n, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vfail_at(ck, n ? n->pos : 0, fmt, ap);
+  vfail_at(ck, n ? span_start(n) : 0, fmt, ap);
   va_end(ap);
   node_free(n);
   return NULL;
@@ -110,7 +125,10 @@ static const char *describe(const node *n, char *buf, size_t cap) {
       snprintf(buf, cap, "JSON field '%s'", fname);
     break;
   case N_ELEM: snprintf(buf, cap, "an element of Array field '%s'", fname); break;
-  case N_ARRLEN: snprintf(buf, cap, "array_length(%s)", fname); break;
+  case N_ARRLEN:
+    snprintf(buf, cap, "array_length(%s)",
+             n->a && n->a->field ? n->a->field->name : "?");
+    break;
   default: snprintf(buf, cap, "a %s expression", vt_name(n->type)); break;
   }
   return buf;
@@ -118,32 +136,35 @@ static const char *describe(const node *n, char *buf, size_t cap) {
 
 /* ---- names ------------------------------------------------------------ */
 
+/* Optimal string alignment distance (Levenshtein plus adjacent swaps, so
+ * "prcie" is one edit from "price"). Names over 63 bytes never match. */
 static size_t edit_distance(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
-  if (la > 64 || lb > 64)
+  if (la > 63 || lb > 63)
     return 99;
-  size_t row[65];
+  size_t d[64][64];
+  for (size_t i = 0; i <= la; i++)
+    d[i][0] = i;
   for (size_t j = 0; j <= lb; j++)
-    row[j] = j;
-  for (size_t i = 1; i <= la; i++) {
-    size_t prev = row[0];
-    row[0] = i;
+    d[0][j] = j;
+  for (size_t i = 1; i <= la; i++)
     for (size_t j = 1; j <= lb; j++) {
-      size_t cur = row[j];
-      size_t sub = prev + (a[i - 1] != b[j - 1]);
-      size_t best = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
-      row[j] = sub < best ? sub : best;
-      prev = cur;
+      size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+          d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1;
+      d[i][j] = best;
     }
-  }
-  return row[lb];
+  return d[la][lb];
 }
 
 static const cairn_field *nearest_field(const cairn_schema *s,
                                         const char *name) {
   const cairn_field *best = NULL;
   size_t best_d = 99, len = strlen(name);
-  size_t limit = len / 3 > 1 ? (len / 3 < 3 ? len / 3 : 3) : 1;
+  size_t limit = len <= 3 ? 1 : len <= 6 ? 2 : 3;
   for (size_t i = 0; i < s->n_fields; i++) {
     const cairn_field *f = &s->fields[i];
     if (f->is_dynamic)

@@ -409,7 +409,9 @@ void lex_next(lexer *lx) {
     lex_string(lx, p, false);
   } else if (!lex_symbol(lx, p)) {
     char what[64];
-    if (isprint((unsigned char)c))
+    if (c == '=')
+      snprintf(what, sizeof what, "unexpected '='; use '==' to compare,");
+    else if (isprint((unsigned char)c))
       snprintf(what, sizeof what, "unexpected character '%c'", c);
     else
       snprintf(what, sizeof what, "unexpected byte 0x%02x",
