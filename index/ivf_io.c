@@ -50,7 +50,11 @@ static bool read_opt(cairn_reader *r, size_t want, void **out) {
   size_t len;
   if (!cairn_reader_section_copy(r, 1, SIZE_MAX, out, &len))
     return false;
-  return len == 0 || len == want;
+  if (len == 0 || len == want)
+    return true;
+  free(*out);
+  *out = NULL;
+  return false;
 }
 
 static cairn_status corrupt(cairn_error *err, const char *what) {
