@@ -129,7 +129,12 @@ static const char *describe(const node *n, char *buf, size_t cap) {
     snprintf(buf, cap, "array_length(%s)",
              n->a && n->a->field ? n->a->field->name : "?");
     break;
-  default: snprintf(buf, cap, "a %s expression", vt_name(n->type)); break;
+  default: {
+    const char *t = vt_name(n->type);
+    snprintf(buf, cap, "%s %s expression",
+             strchr("aeiouAEIOU", t[0]) ? "an" : "a", t);
+    break;
+  }
   }
   return buf;
 }
@@ -244,6 +249,7 @@ static node *resolve_ident(checker *ck, node *n) {
 
 /* base[sub]: JSON path step, or Array element. */
 static node *resolve_index(checker *ck, node *n) {
+  n->pos = span_start(n); /* errors point at the start of `base[...]` */
   node *base = check_value(ck, n->a);
   n->a = NULL;
   if (base == NULL)
@@ -417,7 +423,8 @@ static bool fold_arith(node *n, const lit *a, const lit *b) {
 
 static node *check_arith(checker *ck, node *n) {
   n->a = check_value(ck, n->a);
-  n->b = n->a ? check_value(ck, n->b) : NULL;
+  if (n->a)
+    n->b = check_value(ck, n->b);
   if (n->a == NULL || n->b == NULL)
     return fail(ck, n, "%s", "bad operand");
   for (int side = 0; side < 2; side++) {
@@ -552,8 +559,11 @@ static node *check_contains(checker *ck, node *n, contains_fn fn) {
     return fail(ck, n, "%s() takes 2 arguments, got %zu", n->name, n->n_args);
   node *a = check_array_arg(ck, n, n->args[0]);
   n->args[0] = NULL;
-  node *b = a ? check_value(ck, n->args[1]) : NULL;
-  n->args[1] = NULL;
+  node *b = NULL;
+  if (a) {
+    b = check_value(ck, n->args[1]);
+    n->args[1] = NULL;
+  }
   if (a == NULL || b == NULL) {
     node_free(a);
     node_free(b);
@@ -650,7 +660,8 @@ static bool comparable(vtype x, vtype y, tok_kind op) {
 
 static node *check_cmp(checker *ck, node *n) {
   n->a = check_value(ck, n->a);
-  n->b = n->a ? check_value(ck, n->b) : NULL;
+  if (n->a)
+    n->b = check_value(ck, n->b);
   if (n->a == NULL || n->b == NULL)
     return fail(ck, n, "%s", "bad operand");
   if (n->a->kind == N_LIT && n->b->kind != N_LIT) {
@@ -678,7 +689,8 @@ static node *check_cmp(checker *ck, node *n) {
 
 static node *check_in(checker *ck, node *n) {
   n->a = check_value(ck, n->a);
-  n->b = n->a ? check_value(ck, n->b) : NULL;
+  if (n->a)
+    n->b = check_value(ck, n->b);
   if (n->a == NULL || n->b == NULL)
     return fail(ck, n, "%s", "bad operand");
   if (n->b->kind != N_LIT || n->b->lit.type != VT_LIST)
@@ -703,7 +715,8 @@ static node *check_in(checker *ck, node *n) {
 
 static node *check_like(checker *ck, node *n) {
   n->a = check_value(ck, n->a);
-  n->b = n->a ? check_value(ck, n->b) : NULL;
+  if (n->a)
+    n->b = check_value(ck, n->b);
   if (n->a == NULL || n->b == NULL)
     return fail(ck, n, "%s", "bad operand");
   if (n->b->kind != N_LIT || n->b->type != VT_STRING)
