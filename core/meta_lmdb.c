@@ -27,8 +27,10 @@
  * History: every write appends its events to "hist"; watchers read from
  * there, so delivery is in revision order, survives slow consumers up to the
  * kept window, and a watch can start from a past revision. When more than
- * CAIRN_META_HISTORY_REVISIONS + HIST_SLACK revisions are kept, the write that
- * notices drops the oldest HIST_SLACK revisions (bounded work per write).
+ * CAIRN_META_HISTORY_REVISIONS + HIST_SLACK revisions are kept, or history
+ * pages exceed HIST_MAX_BYTES (1 GiB of the 4 GiB map; values can be 1 MiB),
+ * the write that notices drops the oldest HIST_SLACK revisions (bounded work
+ * per write).
  *
  * Leases: TTLs are persisted; deadlines are kept in memory on the monotonic
  * clock and restart at open + ttl (as etcd does after a leader change). A
@@ -72,6 +74,7 @@
 #define MAP_SIZE ((size_t)4 << 30) /* virtual reservation; file grows as used */
 #define REC_HDR 32
 #define HIST_SLACK 1000
+#define HIST_MAX_BYTES ((size_t)1 << 30) /* history beyond this is compacted */
 #define WATCH_BATCH 256
 
 typedef struct lease_slot {
@@ -363,13 +366,28 @@ static cairn_status apply_op(wctx *w, const cairn_meta_op *op, cairn_error *err)
   return rc != 0 ? lmdb_fail(err, "delete", rc) : CAIRN_OK;
 }
 
-/* Drop the oldest HIST_SLACK revisions of history once the window is full. */
+/* Bytes of pages held by the history database. */
+static size_t hist_bytes(wctx *w) {
+  MDB_stat st;
+  if (mdb_stat(w->t, w->s->hist, &st) != 0)
+    return 0;
+  return (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
+         (size_t)st.ms_psize;
+}
+
+/* Drop the oldest HIST_SLACK revisions of history once the window is full,
+ * or once history outgrows HIST_MAX_BYTES (large values), keeping at least
+ * the newest revision. */
 static int compact_history(wctx *w) {
   int64_t compacted;
   int rc = info_get(w->s, w->t, "compacted", &compacted);
-  if (rc != 0 || w->new_rev - compacted <= CAIRN_META_HISTORY_REVISIONS + HIST_SLACK)
+  bool full = w->new_rev - compacted > CAIRN_META_HISTORY_REVISIONS + HIST_SLACK;
+  if (rc != 0 || (!full && (w->new_rev - compacted <= 1 ||
+                            hist_bytes(w) <= HIST_MAX_BYTES)))
     return rc;
   int64_t upto = compacted + HIST_SLACK;
+  if (upto >= w->new_rev)
+    upto = w->new_rev - 1;
   MDB_cursor *c;
   if ((rc = mdb_cursor_open(w->t, w->s->hist, &c)) != 0)
     return rc;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 
 static cairn_config *fresh(void) {
   cairn_config *cfg;
@@ -340,13 +341,28 @@ static void test_docs_in_sync(void **state) {
   free(table);
 }
 
+/* log.level values are parsed by the logger */
+static void test_log_level(void **state) {
+  (void)state;
+  cairn_log_level lv = CAIRN_LOG_ERROR;
+  assert_int_equal(cairn_log_parse_level("debug", &lv), 0);
+  assert_int_equal(lv, CAIRN_LOG_DEBUG);
+  assert_int_equal(cairn_log_parse_level("WARNING", &lv), 0);
+  assert_int_equal(lv, CAIRN_LOG_WARN);
+  assert_int_equal(cairn_log_parse_level("loud", &lv), -1);
+  assert_int_equal(lv, CAIRN_LOG_WARN);
+  cairn_log_set_level(CAIRN_LOG_ERROR);
+  cairn_log_info("this line must not appear");
+  cairn_log_set_level(CAIRN_LOG_INFO);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults),   cmocka_unit_test(test_parsers),
       cmocka_unit_test(test_yaml),       cmocka_unit_test(test_yaml_errors),
       cmocka_unit_test(test_yaml_file),  cmocka_unit_test(test_env),
       cmocka_unit_test(test_flags),      cmocka_unit_test(test_precedence),
-      cmocka_unit_test(test_docs_in_sync),
+      cmocka_unit_test(test_docs_in_sync), cmocka_unit_test(test_log_level),
   };
   return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
