@@ -50,18 +50,23 @@ static const cairn_config_def defs[] = {
     {"http.host", S, "0.0.0.0", 0, 0, "Address of the /healthz and /metrics server"},
     {"http.port", I, "9091", 0, 65535,
      "Port of the /healthz and /metrics server (0 = pick a free port)"},
-    {"meta.backend", S, "embedded", 0, 0, "Meta store backend: embedded or etcd"},
+    {"meta.backend", S, "embedded", 0, 0,
+     "Meta store backend: embedded (etcd arrives with cluster mode)"},
+    {"coordinator.address", S, "", 0, 0,
+     "host:port of the coordinator's gRPC service (cairn proxy)"},
     {"etcd.endpoints", S, "localhost:2379", 0, 0,
-     "Comma-separated etcd endpoints (meta.backend = etcd)"},
+     "Comma-separated etcd endpoints (cluster mode; not read by this build)"},
     {"etcd.rootPath", S, "cairn", 0, 0, "Prefix of every key Cairn writes to etcd"},
-    {"minio.address", S, "localhost:9000", 0, 0, "S3/MinIO endpoint host:port"},
+    {"minio.address", S, "localhost:9000", 0, 0,
+     "S3/MinIO endpoint host:port (cluster mode; not read by this build)"},
     {"minio.accessKeyID", S, "minioadmin", 0, 0, "S3 access key id"},
     {"minio.secretAccessKey", S, "minioadmin", 0, 0, "S3 secret access key"},
     {"minio.useSSL", B, "false", 0, 0, "Use HTTPS to reach the S3 endpoint"},
     {"minio.bucketName", S, "a-bucket", 0, 0, "Bucket holding Cairn's objects"},
     {"minio.rootPath", S, "files", 0, 0, "Prefix of every object Cairn writes"},
     {"auth.enabled", B, "false", 0, 0,
-     "Require the authorization metadata (user:password or token) on every RPC"},
+     "Require the authorization metadata on every RPC (not supported by this "
+     "build: cairn refuses to start with it on)"},
 };
 #undef I
 #undef B

@@ -1,0 +1,237 @@
+/*
+ * roles.c — start-up and shutdown of a role process.
+ *
+ * Order of start-up: configuration -> logging -> data directory -> meta
+ * store -> coordinator and/or proxy -> gRPC server -> HTTP server -> the
+ * "cairn listening" line on stdout -> wait for SIGINT/SIGTERM. Shutdown runs
+ * the same list backwards: HTTP marked unhealthy, gRPC drained (grace
+ * period), roles closed, meta store closed (its last writes are durable).
+ *
+ * Signals: SIGINT and SIGTERM are blocked in every thread (the mask is set
+ * before any thread starts) and taken by sigwait in the main thread, so no
+ * handler runs inside library code. SIGPIPE is ignored.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "coord.h"
+#include "http.h"
+#include "log.h"
+#include "meta.h"
+#include "metrics.h"
+#include "proxy.h"
+#include "roles.h"
+#include "rpc.h"
+
+#define SHUTDOWN_GRACE_MS 5000
+
+typedef struct role_state {
+  cairn_role role;
+  cairn_config *cfg;
+  cairn_meta *meta;
+  cairn_coord *coord;
+  cairn_rpc_client *coord_client;
+  cairn_proxy *proxy;
+  cairn_rpc_server *grpc;
+  cairn_http *http;
+} role_state;
+
+static const char *role_name(cairn_role role) {
+  switch (role) {
+  case CAIRN_ROLE_STANDALONE: return "standalone";
+  case CAIRN_ROLE_COORDINATOR: return "coordinator";
+  case CAIRN_ROLE_PROXY: return "proxy";
+  }
+  return "?";
+}
+
+static cairn_status make_dirs(const char *path, cairn_error *err) {
+  char buf[4096];
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+    return cairn_error_set(err, CAIRN_INVALID_ARGUMENT, "path too long: %s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+      return cairn_error_set(err, CAIRN_IO, "cannot create directory %s: %s",
+                             buf, strerror(errno));
+    *p = '/';
+  }
+  if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+    return cairn_error_set(err, CAIRN_IO, "cannot create directory %s: %s", buf,
+                           strerror(errno));
+  return CAIRN_OK;
+}
+
+static cairn_status load_config(role_state *s, int argc, char **argv,
+                                cairn_error *err) {
+  cairn_status st = cairn_config_new(&s->cfg, err);
+  if (st == CAIRN_OK)
+    st = cairn_config_add_alias(s->cfg, "port", "grpc.port", err);
+  if (st == CAIRN_OK)
+    st = cairn_config_add_alias(s->cfg, "http-port", "http.port", err);
+  if (st == CAIRN_OK)
+    st = cairn_config_add_alias(s->cfg, "data-dir", "dataDir", err);
+  const char **rest = calloc((size_t)argc + 1, sizeof *rest);
+  int n_rest = 0;
+  if (st == CAIRN_OK && rest == NULL)
+    st = cairn_error_set(err, CAIRN_NOMEM, NULL);
+  if (st == CAIRN_OK)
+    st = cairn_config_load_all(s->cfg, argc, argv, NULL, rest, &n_rest, err);
+  if (st == CAIRN_OK && n_rest > 0)
+    st = cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
+                         "unexpected argument '%s' (flags are --key=value)",
+                         rest[0]);
+  free(rest);
+  if (st == CAIRN_OK && cairn_config_bool(s->cfg, "auth.enabled"))
+    st = cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
+                         "auth.enabled is not supported by this build yet; "
+                         "run without it");
+  cairn_log_level level;
+  if (st == CAIRN_OK &&
+      cairn_log_parse_level(cairn_config_string(s->cfg, "log.level"), &level) == 0)
+    cairn_log_set_level(level);
+  return st;
+}
+
+static cairn_status open_meta(role_state *s, cairn_error *err) {
+  const char *backend = cairn_config_string(s->cfg, "meta.backend");
+  char location[4096];
+  const char *dir = cairn_config_string(s->cfg, "dataDir");
+  cairn_status st = make_dirs(dir, err);
+  if (st != CAIRN_OK)
+    return st;
+  snprintf(location, sizeof location, "%s/meta", dir);
+  return cairn_meta_open(backend, location, &s->meta, err);
+}
+
+static cairn_status start_roles(role_state *s, cairn_error *err) {
+  cairn_status st = CAIRN_OK;
+  if (s->role != CAIRN_ROLE_PROXY) {
+    st = open_meta(s, err);
+    if (st == CAIRN_OK)
+      st = cairn_coord_open(s->meta, NULL, &s->coord, err);
+  }
+  if (st != CAIRN_OK || s->role == CAIRN_ROLE_COORDINATOR)
+    return st;
+  if (s->role == CAIRN_ROLE_STANDALONE) {
+    st = cairn_rpc_client_new_direct(cairn_coord_service(s->coord),
+                                     &s->coord_client, err);
+  } else {
+    const char *addr = cairn_config_string(s->cfg, "coordinator.address");
+    if (addr[0] == '\0')
+      return cairn_error_set(err, CAIRN_MISSING_ARGUMENT,
+                             "cairn proxy needs coordinator.address "
+                             "(--coordinator.address=HOST:PORT)");
+    st = cairn_rpc_client_new_grpc(
+        addr, (size_t)cairn_config_size(s->cfg, "grpc.maxMessageSize"),
+        &s->coord_client, err);
+  }
+  cairn_proxy_options opts = {.deploy_mode = s->role == CAIRN_ROLE_STANDALONE
+                                                 ? "STANDALONE"
+                                                 : "CLUSTER"};
+  if (st == CAIRN_OK)
+    st = cairn_proxy_new(s->coord_client, &opts, &s->proxy, err);
+  return st;
+}
+
+/* Per-call metrics: request count by method and gRPC code, latency. */
+static void observe_call(void *user, const char *method, cairn_grpc_code code,
+                         double seconds) {
+  (void)user;
+  const char *name = strrchr(method, '/');
+  name = name ? name + 1 : method;
+  cairn_metrics_rpc_observe(name, (int)code, seconds);
+}
+
+static cairn_status start_servers(role_state *s, cairn_error *err) {
+  cairn_rpc_service *services[3] = {NULL, NULL, NULL};
+  int n = 0;
+  if (s->proxy != NULL)
+    services[n++] = cairn_proxy_service(s->proxy);
+  if (s->role == CAIRN_ROLE_COORDINATOR)
+    services[n++] = cairn_coord_service(s->coord);
+  int workers = (int)cairn_config_int(s->cfg, "grpc.workers");
+  if (workers <= 0) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    workers = cores > 1 ? (int)cores * 2 : 4;
+  }
+  cairn_rpc_server_options opts = {
+      .host = cairn_config_string(s->cfg, "grpc.host"),
+      .port = (int)cairn_config_int(s->cfg, "grpc.port"),
+      .max_message_bytes = (size_t)cairn_config_size(s->cfg, "grpc.maxMessageSize"),
+      .workers = workers,
+  };
+  cairn_status st = cairn_rpc_server_start(&opts, services, observe_call, NULL,
+                                           &s->grpc, err);
+  if (st == CAIRN_OK)
+    st = cairn_http_start(cairn_config_string(s->cfg, "http.host"),
+                          (int)cairn_config_int(s->cfg, "http.port"), &s->http,
+                          err);
+  return st;
+}
+
+static void stop_all(role_state *s) {
+  if (s->http != NULL)
+    cairn_http_set_serving(s->http, false);
+  cairn_rpc_server_stop(s->grpc, SHUTDOWN_GRACE_MS);
+  cairn_http_stop(s->http);
+  cairn_proxy_free(s->proxy);
+  cairn_rpc_client_free(s->coord_client);
+  cairn_coord_close(s->coord);
+  cairn_meta_close(s->meta);
+  cairn_config_free(s->cfg);
+}
+
+static int wait_for_signal(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+static void block_signals(void) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int cairn_run_role(cairn_role role, int argc, char **argv) {
+  block_signals();
+  role_state s = {.role = role};
+  cairn_error err = {0};
+  cairn_status st = load_config(&s, argc, argv, &err);
+  if (st == CAIRN_OK)
+    st = start_roles(&s, &err);
+  if (st == CAIRN_OK)
+    st = start_servers(&s, &err);
+  if (st != CAIRN_OK) {
+    fprintf(stderr, "cairn %s: %s\n", role_name(role), err.message);
+    stop_all(&s);
+    return 1;
+  }
+  cairn_http_set_serving(s.http, true);
+  printf("cairn listening grpc=%s:%d http=%s:%d\n",
+         cairn_config_string(s.cfg, "grpc.host"), cairn_rpc_server_port(s.grpc),
+         cairn_config_string(s.cfg, "http.host"), cairn_http_port(s.http));
+  fflush(stdout);
+  cairn_log_info("cairn %s %s serving", role_name(role), CAIRN_VERSION);
+  int sig = wait_for_signal();
+  cairn_log_info("signal %d: shutting down", sig);
+  stop_all(&s);
+  return 0;
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# test.sh — install dependencies, build, and run every test: unit tests and
+# the official-SDK suite on a normal build, then again under AddressSanitizer
+# + UndefinedBehaviorSanitizer, then the unit tests under valgrind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+jobs=$(nproc)
+
+run_suite() { # build-dir cmake-args...
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  ninja -C "$dir" -j "$jobs"
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900)
+}
+
+echo "== release build: unit + sdk tests"
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+echo "== sanitizer build (ASan + UBSan): unit + sdk tests"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DCAIRN_SANITIZE=ON
+
+echo "== valgrind: unit tests labelled valgrind"
+(cd build && ctest -L valgrind --output-on-failure -T memcheck \
+   --overwrite MemoryCheckCommandOptions="--leak-check=full --error-exitcode=3 --errors-for-leak-kinds=definite" \
+   --timeout 900 -j "$jobs")
+echo "== all tests passed"
