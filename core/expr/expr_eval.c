@@ -153,6 +153,33 @@ static void tf_put(tf *r, size_t i, int v) {
 
 /* ---- fast paths: numeric column vs constant -------------------------- */
 
+/* The column kernels get an AVX2 clone picked at load time (ifunc), since
+ * the x86-64 baseline does not let GCC vectorise double compares. Off under
+ * sanitizers, where ifunc resolvers run before the runtime is ready. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CAIRN_NO_CLONES 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__linux__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(CAIRN_NO_CLONES)
+#define KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define KERNEL
+#endif
+
+/* 64 bytes of 0/1 → one word (bit j = h[j]). Multiplying 8 such bytes by
+ * 0x0102040810204080 gathers them, without carries, into the top byte. */
+static inline uint64_t pack64(const uint8_t *h) {
+  uint64_t m = 0;
+  for (int k = 0; k < 8; k++) {
+    uint64_t x;
+    memcpy(&x, h + 8 * k, 8);
+    m |= ((x * 0x0102040810204080ULL) >> 56) << (8 * k);
+  }
+  return m;
+}
+
 /* One result word per 64 rows: bit j = (CT)q[j] OP c. Full words use a
  * fixed trip count so the compiler can unroll and vectorise. */
 #define CMP_WORDS(T, CT, OP)                                                  \
@@ -161,8 +188,10 @@ static void tf_put(tf *r, size_t i, int v) {
     size_t lim = n - w * 64 < 64 ? n - w * 64 : 64;                           \
     uint64_t m = 0;                                                           \
     if (lim == 64) {                                                          \
+      uint8_t h[64];                                                          \
       for (size_t j = 0; j < 64; j++)                                         \
-        m |= (uint64_t)((CT)q[j] OP c) << j;                                  \
+        h[j] = (CT)q[j] OP c;                                                 \
+      m = pack64(h);                                                          \
     } else {                                                                  \
       for (size_t j = 0; j < lim; j++)                                        \
         m |= (uint64_t)((CT)q[j] OP c) << j;                                  \
@@ -171,7 +200,7 @@ static void tf_put(tf *r, size_t i, int v) {
   }
 
 #define GEN_CMP(NAME, T, CT)                                                  \
-  static void NAME(const T *p, size_t n, tok_kind op, CT c, uint64_t *out) {  \
+  KERNEL static void NAME(const T *p, size_t n, tok_kind op, CT c, uint64_t *out) {  \
     size_t nw = (n + 63) / 64;                                                \
     switch (op) {                                                             \
     case T_LT: CMP_WORDS(T, CT, <) break;                                     \
@@ -197,12 +226,23 @@ GEN_CMP(cmpd_f64, double, double)
 /* `field in set` over an integer column: linear scan of up to 8 members,
  * else the hashed set. */
 #define GEN_IN_INT(NAME, T)                                                   \
-  static void NAME(const T *p, size_t n, const valset *s, uint64_t *out) {    \
+  KERNEL static void NAME(const T *p, size_t n, const valset *s, uint64_t *out) {    \
     for (size_t w = 0; w * 64 < n; w++) {                                     \
       const T *q = p + w * 64;                                                \
       size_t lim = n - w * 64 < 64 ? n - w * 64 : 64;                         \
       uint64_t m = 0;                                                         \
-      if (s->n_small) {                                                       \
+      if (s->n_small && s->n_small <= 4 && lim == 64) {                       \
+        /* fixed trip count, set padded to 4 by repeating its last member */  \
+        size_t last = s->n_small - 1;                                         \
+        int64_t s0 = s->small[0], s1 = s->small[last > 1 ? 1 : last];        \
+        int64_t s2 = s->small[last > 2 ? 2 : last], s3 = s->small[last];      \
+        uint8_t h[64];                                                        \
+        for (size_t j = 0; j < 64; j++) {                                     \
+          int64_t v = q[j];                                                   \
+          h[j] = (uint8_t)((v == s0) | (v == s1) | (v == s2) | (v == s3));    \
+        }                                                                     \
+        m = pack64(h);                                                        \
+      } else if (s->n_small) {                                                \
         for (size_t j = 0; j < lim; j++) {                                    \
           int64_t v = q[j];                                                   \
           uint64_t hit = 0;                                                   \
