@@ -484,8 +484,8 @@ static node *check_array_arg(checker *ck, node *call, node *arg) {
   node *a = check_value(ck, arg);
   if (a == NULL)
     return NULL;
-  if (a->type == VT_JSON || (a->kind == N_FIELD && a->type == VT_ARRAY))
-    return a;
+  if (a->kind == N_JSON || (a->kind == N_FIELD && a->type == VT_ARRAY))
+    return a; /* a path, not any JSON-typed value such as -info["a"] */
   char what[96];
   describe(a, what, sizeof what);
   node_free(a);

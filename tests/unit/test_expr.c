@@ -989,6 +989,8 @@ static const bad_case bad_cases[] = {
     {"ai > 1", "cannot compare Array field 'ai' with 1; use array_contains()", false},
     {"array_contains(i8, 1)", "needs an Array or JSON field", false},
     {"array_contains(ai)", "takes 2 arguments", false},
+    {"array_length(-info[\"a\"]) > 1", "needs an Array or JSON field, not a JSON expression", false},
+    {"array_contains(info[\"a\"] + 1, 1)", "needs an Array or JSON field", false},
     {"array_contains_all(ai, 3)", "needs a list of constants", false},
     {"array_contains(ai, \"x\")", "cannot compare Array field 'ai' with \"x\"", false},
     {"array_contans(ai, 3)", "unknown function 'array_contans'; did you mean 'array_contains'?", false},
