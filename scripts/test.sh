@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh — install dependencies, build, and run every test: unit tests and
 # the official-SDK suite on a normal build, then again under AddressSanitizer
-# + UndefinedBehaviorSanitizer, then the unit tests under valgrind.
+# + UndefinedBehaviorSanitizer, then the unit tests under valgrind, then
+# every libFuzzer target for a bounded number of runs (clang).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -26,4 +27,9 @@ echo "== valgrind: unit tests labelled valgrind"
 (cd build && ctest -L valgrind --output-on-failure -T memcheck \
    --overwrite MemoryCheckCommandOptions="--leak-check=full --error-exitcode=3 --errors-for-leak-kinds=definite" \
    --timeout 900 -j "$jobs")
+echo "== fuzz targets (clang, libFuzzer + ASan/UBSan): bounded runs"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCAIRN_FUZZ=ON \
+  -DCAIRN_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build-fuzz -j "$jobs"
+(cd build-fuzz && ctest -L fuzz --output-on-failure --timeout 900)
 echo "== all tests passed"
