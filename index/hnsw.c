@@ -28,7 +28,7 @@ static void hnsw_destroy(cairn_index *ix) {
   hnsw *h = ix->impl;
   if (h == NULL)
     return;
-  for (size_t i = 0; i < h->cap && h->upper; i++)
+  for (size_t i = 0; i < h->ninit && h->upper; i++)
     free(h->upper[i]);
   free(h->upper);
   free(h->vecs);
@@ -77,11 +77,8 @@ cairn_status hnsw_reserve(cairn_index *ix, hnsw *h, size_t cap,
     memcpy(v, h->vecs, old * d * sizeof(float));
   free(h->vecs);
   h->vecs = v;
-  memset(h->links0 + old * (h->M0 + 1), 0,
-         (cap - old) * (h->M0 + 1) * sizeof(uint32_t));
-  memset(h->levels + old, 0, cap - old);
-  memset(h->upper + old, 0, (cap - old) * sizeof *up);
-  memset(h->locks + old, 0, cap - old);
+  /* new slots are initialised by hnsw_add as nodes arrive, so pages of
+   * unused capacity are never touched */
   h->cap = cap;
   return CAIRN_OK;
 }

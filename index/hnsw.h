@@ -60,6 +60,7 @@ typedef struct hnsw {
   uint32_t **upper;
   uint8_t *locks;
   size_t cap;          /* nodes allocated */
+  size_t ninit;        /* slots whose levels/upper/locks are initialised */
   uint32_t entry;      /* entry point (valid when max_level >= 0) */
   int max_level;       /* -1 while empty */
   uint64_t rng;        /* level generator state (seeded) */

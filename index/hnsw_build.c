@@ -184,9 +184,9 @@ cairn_status hnsw_add(cairn_index *ix, size_t n, const void *vecs,
   if (end >= HNSW_EXPANDED)
     return cairn_error_set(err, CAIRN_TOO_LARGE, "HNSW holds at most 2^31-1 rows");
   /* phase 1 */
-  size_t cap = h->cap ? h->cap : 1024;
-  while (cap < end)
-    cap *= 2;
+  size_t cap = h->cap;
+  if (cap < end) /* exact on the first add, then grow by half */
+    cap = h->cap == 0 ? end : (end > cap + cap / 2 ? end : cap + cap / 2);
   cairn_status st = hnsw_reserve(ix, h, cap, err);
   if (st != CAIRN_OK)
     return st;
@@ -196,6 +196,9 @@ cairn_status hnsw_add(cairn_index *ix, size_t n, const void *vecs,
     int l = draw_level(h);
     h->levels[i] = (uint8_t)l;
     h->links0[i * (h->M0 + 1)] = 0;
+    h->locks[i] = 0;
+    h->upper[i] = NULL;
+    h->ninit = i + 1;
     if (l > 0) {
       h->upper[i] = calloc((size_t)l * (h->M + 1), sizeof(uint32_t));
       if (h->upper[i] == NULL)

@@ -72,6 +72,9 @@ cairn_status hnsw_load(cairn_index *ix, cairn_reader *r, cairn_error *err) {
   if (!cairn_reader_section(r, 1, n, &p, &len))
     return cairn_error_set(err, CAIRN_CORRUPT, "HNSW levels malformed");
   memcpy(h->levels, p, len);
+  memset(h->upper, 0, n * sizeof *h->upper);
+  memset(h->locks, 0, n);
+  h->ninit = n;
   size_t up = 0;
   for (size_t i = 0; i < n; i++) {
     if (h->levels[i] > HNSW_MAX_LEVEL || !list_ok(hnsw_links(h, (uint32_t)i, 0), h->M0, n))

@@ -598,9 +598,9 @@ cairn_status cairn_index_add(cairn_index *ix, size_t n, const void *vecs,
       return st;
   }
   if (ix->n + n > ix->cap_ids) {
-    size_t cap = ix->cap_ids ? ix->cap_ids : 1024;
-    while (cap < ix->n + n)
-      cap *= 2;
+    size_t cap = ix->cap_ids + ix->cap_ids / 2;
+    if (cap < ix->n + n)
+      cap = ix->n + n;
     int64_t *nids = realloc(ix->ids, cap * sizeof(int64_t));
     if (nids == NULL)
       return cairn_error_set(err, CAIRN_NOMEM, "out of memory growing ids");
