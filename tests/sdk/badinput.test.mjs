@@ -111,11 +111,12 @@ const SCHEMAS = [
 ];
 
 for (const [what, name, fields, schemaExtra = {}, reqExtra = {}] of SCHEMAS) {
-  t(`CreateCollection refuses: ${what}`, async () => {
+  t(`CreateCollection refuses: ${what}`, async tc => {
     const c = srv.client;
     const collection_name = name === null ? uniq('bad') : name;
     const res = await rawCreateCollection(c, { collection_name, schema: { name: collection_name, fields, ...schemaExtra }, ...reqExtra });
-    fails(res, E.INVALID, what);
+    const st = fails(res, E.INVALID, what);
+    tc.diagnostic(`reason: ${st.reason.slice(0, 200)}`);
     // Nothing was created.
     if (collection_name) {
       const h = await raw(c, 'HasCollection', { collection_name });
@@ -308,4 +309,59 @@ t('concurrent DDL: 20 racing creates of one name leave exactly one collection', 
   assert.equal(ids.size, l2.collection_ids.length, 'collection ids are unique');
   await Promise.all([name, ...names].map(n => c.dropCollection({ collection_name: n })));
   await assertHealthy(srv);
+});
+
+const BAD_PROPS = [['collection.ttl.seconds', 'abc'], ['collection.ttl.seconds', '-5'], ['mmap.enabled', 'maybe']];
+
+t('invalid collection property values are refused by AlterCollection', async () => {
+  const c = srv.client;
+  for (const [k, v] of BAD_PROPS) {
+    fails(await c.alterCollectionProperties({ collection_name: existing, properties: { [k]: v } }), E.INVALID, `alter ${k}=${v}`);
+  }
+  const d = ok(await c.describeCollection({ collection_name: existing }));
+  assert.deepEqual(d.properties, [], 'nothing was recorded');
+  await assertHealthy(srv);
+});
+
+t('invalid collection property values are refused by CreateCollection', async () => {
+  const c = srv.client;
+  for (const [k, v] of BAD_PROPS) {
+    const name = uniq('p');
+    const res = await call(c.createCollection({ collection_name: name, fields: basicFields(), properties: { [k]: v } }));
+    if (res.error_code === 'Success') await c.dropCollection({ collection_name: name });
+    fails(res, E.INVALID, `create ${k}=${v}`);
+  }
+  await assertHealthy(srv);
+});
+
+t('invalid index names are refused', async () => {
+  const c = srv.client;
+  const name = uniq('ixn');
+  ok(await c.createCollection({ collection_name: name, fields: basicFields() }));
+  for (const bad of ['1idx', 'i-x', 'i x', 'i'.repeat(256)]) {
+    fails(await c.createIndex({ collection_name: name, field_name: 'vector', index_name: bad, index_type: 'FLAT', metric_type: 'L2' }), E.INVALID, `index name ${bad.slice(0, 20)}`);
+  }
+  fails(await c.describeIndex({ collection_name: name }), E.INDEX_NOT_FOUND, 'nothing recorded');
+  ok(await c.dropCollection({ collection_name: name }));
+});
+
+t('the number of databases is limited, with a clear error', async () => {
+  const c = srv.client;
+  const made = [];
+  let refused = null;
+  for (let i = 0; i < 80 && !refused; i++) {
+    const db = `lim_db_${i}`;
+    const r = await c.createDatabase({ db_name: db });
+    if (r.error_code === 'Success') made.push(db); else refused = r;
+  }
+  try {
+    assert.ok(refused, `80 databases created without a limit`);
+    fails(refused, {}, 'database limit');
+    assert.ok(made.length + 1 >= 16, `limit hit after only ${made.length} databases`);
+  } finally {
+    for (const db of made) ok(await c.dropDatabase({ db_name: db }), `drop ${db}`);
+  }
+  // Room again after dropping.
+  ok(await c.createDatabase({ db_name: 'lim_after' }));
+  ok(await c.dropDatabase({ db_name: 'lim_after' }));
 });

@@ -352,3 +352,54 @@ t('schema name differing from collection_name is rejected', async () => {
   fails(res, E.INVALID, 'schema/collection name mismatch');
   await assertHealthy(srv);
 });
+
+t('rename keeps aliases, partitions, indexes and the load state', async () => {
+  const c = srv.client;
+  const a = uniq('rk');
+  const b = uniq('rk');
+  const al = uniq('al');
+  ok(await c.createCollection({ collection_name: a, fields: basicFields() }));
+  ok(await c.createPartition({ collection_name: a, partition_name: 'p1' }));
+  ok(await c.createIndex({ collection_name: a, field_name: 'vector', index_name: 'vi', index_type: 'FLAT', metric_type: 'L2' }));
+  ok(await within(c.loadCollection({ collection_name: a }), 10000, 'load'));
+  ok(await c.createAlias({ collection_name: a, alias: al }));
+  ok(await c.renameCollection({ collection_name: a, new_collection_name: b }), 'RenameCollection');
+  const d = ok(await c.describeCollection({ collection_name: al }), 'alias still resolves');
+  assert.equal(d.collection_name, b);
+  assert.equal(ok(await c.describeAlias({ collection_name: b, alias: al })).collection, b);
+  assert.deepEqual(ok(await c.listPartitions({ collection_name: b })).partition_names, ['_default', 'p1']);
+  const idx = ok(await c.describeIndex({ collection_name: b }));
+  assert.equal(idx.index_descriptions[0].index_name, 'vi');
+  assert.equal(ok(await c.getLoadState({ collection_name: b })).state, 'LoadStateLoaded');
+  ok(await c.releaseCollection({ collection_name: b }));
+  ok(await c.dropAlias({ alias: al }));
+  ok(await c.dropCollection({ collection_name: b }));
+});
+
+t('quick setup in a non-default database', async () => {
+  const c = srv.client;
+  const db = uniq('db');
+  const name = uniq('q');
+  ok(await c.createDatabase({ db_name: db }));
+  ok(await within(c.createCollection({ db_name: db, collection_name: name, dimension: 4 }), 20000, 'quick in db'));
+  assert.equal(ok(await c.getLoadState({ db_name: db, collection_name: name })).state, 'LoadStateLoaded');
+  assert.equal((await c.hasCollection({ collection_name: name })).value, false, 'not in default');
+  ok(await c.dropCollection({ db_name: db, collection_name: name }));
+  ok(await c.dropDatabase({ db_name: db }));
+});
+
+t('ShowCollections type InMemory lists only loaded collections', async () => {
+  const c = srv.client;
+  const a = uniq('mem');
+  const b = uniq('mem');
+  for (const n of [a, b]) {
+    ok(await c.createCollection({ collection_name: n, fields: basicFields() }));
+    ok(await c.createIndex({ collection_name: n, field_name: 'vector', index_type: 'FLAT', metric_type: 'L2' }));
+  }
+  ok(await within(c.loadCollection({ collection_name: a }), 10000, 'load'));
+  const l = ok(await c.showCollections({ type: 1 }), 'ShowCollections InMemory');
+  assert.ok(l.collection_names.includes(a), JSON.stringify(l.collection_names));
+  assert.ok(!l.collection_names.includes(b), JSON.stringify(l.collection_names));
+  ok(await c.releaseCollection({ collection_name: a }));
+  for (const n of [a, b]) ok(await c.dropCollection({ collection_name: n }));
+});

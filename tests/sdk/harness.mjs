@@ -161,8 +161,10 @@ export class Server {
     this.expectExit = true;
     const t0 = Date.now();
     this.proc.kill(signal);
-    const timeout = new Promise(resolve => setTimeout(() => resolve(null), STOP_TIMEOUT_MS));
+    let timer;
+    const timeout = new Promise(resolve => { timer = setTimeout(() => resolve(null), STOP_TIMEOUT_MS); });
     const res = await Promise.race([this.exitPromise, timeout]);
+    clearTimeout(timer);
     if (res === null) {
       this.proc.kill('SIGKILL');
       await this.exitPromise;
@@ -186,7 +188,7 @@ export class Server {
   /** GET on the HTTP port: {status, body, headers}. */
   httpGet(p) {
     return new Promise((resolve, reject) => {
-      const req = http.get({ host: '127.0.0.1', port: this.httpPort, path: p, timeout: 5000 }, res => {
+      const req = http.get({ host: '127.0.0.1', port: this.httpPort, path: p, timeout: 5000, agent: false }, res => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', d => { body += d; });
@@ -229,6 +231,8 @@ const UNSUPPORTED_INDEX_701 = 'CreateIndex with an index type that is unknown or
 export const KNOWN_BUGS = {
   'dropCollection through an alias is refused and drops nothing':
     'DropCollection(collection_name=<alias>) answers Success and drops nothing; Milvus refuses ("cannot drop the collection via alias")',
+  'invalid collection property values are refused by CreateCollection':
+    'CreateCollection accepts and stores collection.ttl.seconds=abc / -5 and mmap.enabled=maybe, which AlterCollection refuses with 1100',
   'invalid index: unknown index type -> IllegalArgument': UNSUPPORTED_INDEX_701,
   'invalid index: float index type on a binary vector -> IllegalArgument': UNSUPPORTED_INDEX_701,
   'invalid index: binary index type on a float vector -> IllegalArgument': UNSUPPORTED_INDEX_701,

@@ -270,3 +270,12 @@ t('indexes go away with their collection', async () => {
   fails(await c.describeIndex({ collection_name: name }), E.INDEX_NOT_FOUND, 'new collection has no index');
   ok(await c.dropCollection({ collection_name: name }));
 });
+
+t('dropIndex by index name alone, describeIndex with a wrong name', async () => {
+  const c = srv.client;
+  ok(await c.createIndex({ collection_name: coll, field_name: 'fv', index_name: 'by_name', index_type: 'FLAT', metric_type: 'L2' }));
+  fails(await c.describeIndex({ collection_name: coll, index_name: 'other_name' }), E.INDEX_NOT_FOUND, 'describe wrong name');
+  fails(await c.describeIndex({ collection_name: coll, field_name: 'bv' }), E.INDEX_NOT_FOUND, 'describe field without index');
+  ok(await c.dropIndex({ collection_name: coll, index_name: 'by_name' }), 'DropIndex by name');
+  fails(await c.describeIndex({ collection_name: coll, field_name: 'fv' }), E.INDEX_NOT_FOUND, 'gone');
+});
