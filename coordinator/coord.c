@@ -137,7 +137,7 @@ static cairn_status build_service(cairn_coord *coord, cairn_error *err) {
   const cairn_rpc_method *tables[] = {
       coord_time_methods,      coord_db_methods,    coord_collection_methods,
       coord_partition_methods, coord_alias_methods, coord_index_methods,
-      coord_load_methods,
+      coord_load_methods,      coord_segment_methods,
   };
   size_t n_tables = sizeof tables / sizeof tables[0], total = 0;
   for (size_t i = 0; i < n_tables; i++)

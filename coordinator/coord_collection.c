@@ -237,7 +237,10 @@ static cairn_status drop_collection(cairn_rpc_ctx *ctx,
                            "unable to drop the collection [%s] because it has "
                            "aliases (such as '%s'); drop the aliases first",
                            c->name, aliases[0]);
-  return cairn_catalog_delete_collection(coord->cat, c, err);
+  st = cairn_catalog_delete_collection(coord->cat, c, err);
+  if (st == CAIRN_OK)
+    st = coord_drop_collection_data(coord, c, err);
+  return st;
 }
 
 static COORD_HANDLER(h_drop_collection) {

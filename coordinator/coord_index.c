@@ -2,8 +2,9 @@
  * coord_index.c — index definitions: create, describe, state, progress,
  * drop. The catalogue records what the user asked for (validated by the
  * index library's cairn_index_validate_params; AUTOINDEX resolved to a
- * concrete type). Builds belong to the data path: until it reports rows, an
- * index covers 0 of 0 rows and is Finished, which is the truth.
+ * concrete type). Progress comes from the sealed segments the datanodes
+ * recorded: an index covers the rows of the segments that carry a file built
+ * for it (an index with no data covers 0 of 0 rows and is Finished).
  *
  * Parameters arrive as KV pairs: index_type, metric_type, params (a JSON
  * object string); any other key is a flattened parameter (old clients) and is
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cairn_data.pb-c.h"
 #include "coord_internal.h"
 #include "index.h"
 #include "schema.h"
@@ -285,21 +287,40 @@ static cairn_status matching_indexes(cairn_rpc_ctx *ctx, const char *db_field,
   return CAIRN_OK;
 }
 
+/* Rows of the collection's sealed segments, and of those carrying a built
+ * file for index ix. Growing data is not counted (as in Milvus). */
+static void count_rows(cairn_rpc_ctx *ctx, const cat_coll *c,
+                       const cat_index *ix, int64_t *total, int64_t *indexed) {
+  Cairn__Data__SegmentInfo **segs = NULL;
+  size_t n = 0;
+  cairn_error err = {0};
+  *total = *indexed = 0;
+  if (coord_list_segments(coord_of(ctx), ctx->arena, c->id, &segs, &n, &err) !=
+      CAIRN_OK)
+    return;
+  for (size_t i = 0; i < n; i++) {
+    *total += (int64_t)segs[i]->num_rows;
+    for (size_t j = 0; j < segs[i]->n_index_files; j++)
+      if (segs[i]->index_files[j]->index_id == ix->id)
+        *indexed += (int64_t)segs[i]->num_rows;
+  }
+}
+
 static Milvus__Proto__Milvus__IndexDescription *
-describe_one(cairn_arena *arena, const cat_coll *c, const cat_index *ix) {
+describe_one(cairn_rpc_ctx *ctx, const cat_coll *c, const cat_index *ix) {
   Milvus__Proto__Milvus__IndexDescription *d =
-      CAIRN_ARENA_NEW(arena, Milvus__Proto__Milvus__IndexDescription, 1);
+      CAIRN_ARENA_NEW(ctx->arena, Milvus__Proto__Milvus__IndexDescription, 1);
   milvus__proto__milvus__index_description__init(d);
   d->index_name = ix->name;
   d->indexid = ix->id;
   d->params = ix->params;
   d->n_params = ix->n_params;
   d->field_name = (char *)field_name_of(c, ix->field_id);
-  /* No data path yet: 0 rows to index, so the build is trivially done. */
-  d->indexed_rows = 0;
-  d->total_rows = 0;
-  d->pending_index_rows = 0;
-  d->state = MILVUS__PROTO__COMMON__INDEX_STATE__Finished;
+  count_rows(ctx, c, ix, &d->total_rows, &d->indexed_rows);
+  d->pending_index_rows = d->total_rows - d->indexed_rows;
+  d->state = d->pending_index_rows == 0
+                 ? MILVUS__PROTO__COMMON__INDEX_STATE__Finished
+                 : MILVUS__PROTO__COMMON__INDEX_STATE__InProgress;
   return d;
 }
 
@@ -319,7 +340,7 @@ static COORD_HANDLER(h_describe_index) {
     r->index_descriptions = CAIRN_ARENA_NEW(
         ctx->arena, Milvus__Proto__Milvus__IndexDescription *, n);
     for (size_t i = 0; i < n; i++)
-      r->index_descriptions[i] = describe_one(ctx->arena, c, found[i]);
+      r->index_descriptions[i] = describe_one(ctx, c, found[i]);
     r->n_index_descriptions = n;
   }
   r->status = cairn_pb_status_err(ctx->arena, &err);
@@ -340,7 +361,7 @@ static COORD_HANDLER(h_index_state) {
   if (matching_indexes(ctx, req->db_name, req->collection_name,
                        req->field_name, req->index_name, &c, &found, &n,
                        &err) == CAIRN_OK)
-    r->state = MILVUS__PROTO__COMMON__INDEX_STATE__Finished;
+    r->state = describe_one(ctx, c, found[0])->state;
   r->status = cairn_pb_status_err(ctx->arena, &err);
   *reply = &r->base;
   return CAIRN_GRPC_OK;
@@ -356,10 +377,10 @@ static COORD_HANDLER(h_index_progress) {
   cat_coll *c = NULL;
   cat_index **found = NULL;
   size_t n = 0;
-  matching_indexes(ctx, req->db_name, req->collection_name, req->field_name,
-                   req->index_name, &c, &found, &n, &err);
-  r->indexed_rows = 0; /* no rows in the catalogue: see describe_one */
-  r->total_rows = 0;
+  if (matching_indexes(ctx, req->db_name, req->collection_name,
+                       req->field_name, req->index_name, &c, &found, &n,
+                       &err) == CAIRN_OK)
+    count_rows(ctx, c, found[0], &r->total_rows, &r->indexed_rows);
   r->status = cairn_pb_status_err(ctx->arena, &err);
   *reply = &r->base;
   return CAIRN_GRPC_OK;

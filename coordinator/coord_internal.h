@@ -95,5 +95,17 @@ extern const cairn_rpc_method coord_partition_methods[];
 extern const cairn_rpc_method coord_alias_methods[];
 extern const cairn_rpc_method coord_index_methods[];
 extern const cairn_rpc_method coord_load_methods[];
+extern const cairn_rpc_method coord_segment_methods[];
+
+/* Every sealed segment of a collection (records in the arena). */
+struct Cairn__Data__SegmentInfo;
+cairn_status coord_list_segments(cairn_coord *coord, cairn_arena *arena,
+                                 int64_t collection_id,
+                                 struct Cairn__Data__SegmentInfo ***out,
+                                 size_t *n, cairn_error *err);
+/* Remove a dropped collection's segment records and channel checkpoints
+ * (its objects are collected by the datanode). */
+cairn_status coord_drop_collection_data(cairn_coord *coord, const cat_coll *c,
+                                        cairn_error *err);
 
 #endif
