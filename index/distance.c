@@ -224,6 +224,22 @@ static float p_sq8_ip(const float *a, const uint8_t *c, size_t d) {
   return s;
 }
 
+static float p_l2_f32_u8(const float *q, const uint8_t *r, size_t d) {
+  float s = 0;
+  for (size_t i = 0; i < d; i++) {
+    float t = q[i] - (float)r[i];
+    s += t * t;
+  }
+  return s;
+}
+
+static float p_ip_f32_u8(const float *q, const uint8_t *r, size_t d) {
+  float s = 0;
+  for (size_t i = 0; i < d; i++)
+    s += q[i] * (float)r[i];
+  return s;
+}
+
 static const cairn_kernels portable_kernels = {
     .name = "portable",
     .l2_f32 = p_l2_f32,
@@ -242,6 +258,8 @@ static const cairn_kernels portable_kernels = {
     .ip_f32_4q = p_ip_f32_4q,
     .sq8_l2 = p_sq8_l2,
     .sq8_ip = p_sq8_ip,
+    .l2_f32_u8 = p_l2_f32_u8,
+    .ip_f32_u8 = p_ip_f32_u8,
 };
 
 const cairn_kernels *cairn_kernels_portable(void) { return &portable_kernels; }

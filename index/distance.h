@@ -61,6 +61,10 @@ typedef struct cairn_kernels {
    * query): sq8_l2 = sum w[j] * (qp[j] - c[j])^2, sq8_ip = sum a[j] * c[j]. */
   float (*sq8_l2)(const float *qp, const float *w, const uint8_t *c, size_t d);
   float (*sq8_ip)(const float *a, const uint8_t *c, size_t d);
+  /* float query against a row stored losslessly as uint8 (HNSW's compact
+   * storage of integer-valued data): squared L2 and inner product. */
+  float (*l2_f32_u8)(const float *q, const uint8_t *r, size_t d);
+  float (*ip_f32_u8)(const float *q, const uint8_t *r, size_t d);
 } cairn_kernels;
 
 /* The best table for this CPU (never NULL). */

@@ -265,6 +265,42 @@ T_AVX2 static float a2_sq8_ip(const float *a, const uint8_t *c, size_t d) {
   return s;
 }
 
+T_AVX2 static float a2_l2_f32_u8(const float *q, const uint8_t *r, size_t d) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    __m128i b = _mm_loadu_si128((const __m128i *)(r + i));
+    __m256 x0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+    __m256 x1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)));
+    __m256 t0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), x0);
+    __m256 t1 = _mm256_sub_ps(_mm256_loadu_ps(q + i + 8), x1);
+    s0 = _mm256_fmadd_ps(t0, t0, s0);
+    s1 = _mm256_fmadd_ps(t1, t1, s1);
+  }
+  float s = hsum256(_mm256_add_ps(s0, s1));
+  for (; i < d; i++) {
+    float t = q[i] - (float)r[i];
+    s += t * t;
+  }
+  return s;
+}
+
+T_AVX2 static float a2_ip_f32_u8(const float *q, const uint8_t *r, size_t d) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+    __m128i b = _mm_loadu_si128((const __m128i *)(r + i));
+    __m256 x0 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+    __m256 x1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)));
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), x0, s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), x1, s1);
+  }
+  float s = hsum256(_mm256_add_ps(s0, s1));
+  for (; i < d; i++)
+    s += q[i] * (float)r[i];
+  return s;
+}
+
 static const cairn_kernels avx2_kernels = {
     .name = "avx2",
     .l2_f32 = a2_l2_f32,
@@ -283,6 +319,8 @@ static const cairn_kernels avx2_kernels = {
     .ip_f32_4q = a2_ip_f32_4q,
     .sq8_l2 = a2_sq8_l2,
     .sq8_ip = a2_sq8_ip,
+    .l2_f32_u8 = a2_l2_f32_u8,
+    .ip_f32_u8 = a2_ip_f32_u8,
 };
 
 const cairn_kernels *cairn_kernels_avx2(void) {
@@ -487,6 +525,45 @@ T_AVX512 static float a5_sq8_ip(const float *a, const uint8_t *c, size_t d) {
   return _mm512_reduce_add_ps(s0);
 }
 
+T_AVX512 static float a5_l2_f32_u8(const float *q, const uint8_t *r,
+                                   size_t d) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= d; i += 32) {
+    __m512 x0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(r + i))));
+    __m512 x1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(r + i + 16))));
+    __m512 t0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), x0);
+    __m512 t1 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 16), x1);
+    s0 = _mm512_fmadd_ps(t0, t0, s0);
+    s1 = _mm512_fmadd_ps(t1, t1, s1);
+  }
+  for (; i < d; i += 16) {
+    __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d - i)) - 1);
+    __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, r + i)));
+    __m512 t = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, q + i), x);
+    s0 = _mm512_fmadd_ps(t, t, s0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+T_AVX512 static float a5_ip_f32_u8(const float *q, const uint8_t *r,
+                                   size_t d) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= d; i += 32) {
+    __m512 x0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(r + i))));
+    __m512 x1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(r + i + 16))));
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), x0, s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), x1, s1);
+  }
+  for (; i < d; i += 16) {
+    __mmask16 m = d - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d - i)) - 1);
+    __m512 x = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, r + i)));
+    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i), x, s0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
 static const cairn_kernels avx512_kernels = {
     .name = "avx512",
     .l2_f32 = a5_l2_f32,
@@ -505,6 +582,8 @@ static const cairn_kernels avx512_kernels = {
     .ip_f32_4q = a5_ip_f32_4q,
     .sq8_l2 = a5_sq8_l2,
     .sq8_ip = a5_sq8_ip,
+    .l2_f32_u8 = a5_l2_f32_u8,
+    .ip_f32_u8 = a5_ip_f32_u8,
 };
 
 const cairn_kernels *cairn_kernels_avx512(void) {

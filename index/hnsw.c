@@ -16,6 +16,7 @@ static cairn_status hnsw_init(cairn_index *ix, cairn_error *err) {
   h->M0 = 2 * h->M;
   h->level_mult = 1.0 / log((double)(h->M > 1 ? h->M : 2));
   h->max_level = -1;
+  h->elem = 4;
   h->rng = 100;
   pthread_mutex_init(&h->global, NULL);
   pthread_mutex_init(&h->scratch_lock, NULL);
@@ -56,7 +57,7 @@ cairn_status hnsw_reserve(cairn_index *ix, hnsw *h, size_t cap,
   if (cap <= h->cap)
     return CAIRN_OK;
   size_t old = h->cap, d = ix->dim;
-  float *v = aligned_alloc(64, ((cap * d * sizeof(float)) + 63) / 64 * 64);
+  uint8_t *v = aligned_alloc(64, ((cap * d * h->elem) + 63) / 64 * 64);
   uint32_t *l0 = realloc(h->links0, cap * (h->M0 + 1) * sizeof(uint32_t));
   if (l0 != NULL)
     h->links0 = l0;
@@ -74,7 +75,7 @@ cairn_status hnsw_reserve(cairn_index *ix, hnsw *h, size_t cap,
     return cairn_error_set(err, CAIRN_NOMEM, "out of memory growing HNSW");
   }
   if (h->vecs != NULL)
-    memcpy(v, h->vecs, old * d * sizeof(float));
+    memcpy(v, h->vecs, old * d * h->elem);
   free(h->vecs);
   h->vecs = v;
   /* new slots are initialised by hnsw_add as nodes arrive, so pages of
@@ -139,7 +140,7 @@ void hnsw_scratch_put(const hnsw *hc, hnsw_scratch *s) {
 
 static size_t hnsw_memory(const cairn_index *ix) {
   const hnsw *h = ix->impl;
-  size_t m = sizeof *h + h->cap * (ix->dim * sizeof(float) +
+  size_t m = sizeof *h + h->cap * (ix->dim * h->elem +
                                    (h->M0 + 1) * sizeof(uint32_t) + 1 +
                                    sizeof(uint32_t *) + 1);
   for (size_t i = 0; i < ix->n; i++)

@@ -8,7 +8,14 @@
  * filtered search), hnsw_io.c (file sections and their checks).
  *
  * Memory layout (compact, no per-node allocation on level 0):
- *   vecs    cap * dim float32, position order (64-byte aligned block)
+ *   vecs    cap * dim values, position order (64-byte aligned block):
+ *           float32, or — lossless compact storage — uint8 when every
+ *           value added so far is an integer in [0, 255] and the metric is
+ *           not COSINE (e.g. image pixels widened to float). Distances are
+ *           then computed from the bytes (float query against uint8 row),
+ *           with exactly the same values; a later add with other values
+ *           widens the storage back to float32. CAIRN_HNSW_NO_COMPACT=1 in
+ *           the environment turns this off (for A/B measurements).
  *   links0  cap * (1 + M0) u32: [count][up to M0 neighbour positions]
  *   levels  cap bytes: top level of each node
  *   upper   cap pointers; upper[i] = levels[i] * (1 + M) u32 for levels
@@ -54,7 +61,8 @@ typedef struct hnsw_scratch {
 typedef struct hnsw {
   uint32_t M, M0;      /* max links on upper levels / on level 0 */
   double level_mult;   /* 1 / ln(M) */
-  float *vecs;
+  uint8_t *vecs;       /* cap * dim * elem bytes */
+  uint32_t elem;       /* bytes per stored value: 4 (float32) or 1 (uint8) */
   uint32_t *links0;
   uint8_t *levels;
   uint32_t **upper;
@@ -74,9 +82,31 @@ static inline uint32_t *hnsw_links(const hnsw *h, uint32_t node, int level) {
                     : h->upper[node] + (size_t)(level - 1) * (h->M + 1);
 }
 
-static inline const float *hnsw_vec(const cairn_index *ix, const hnsw *h,
-                                    uint32_t node) {
-  return h->vecs + (size_t)node * ix->dim;
+static inline const uint8_t *hnsw_row(const cairn_index *ix, const hnsw *h,
+                                     uint32_t node) {
+  return h->vecs + (size_t)node * ix->dim * h->elem;
+}
+
+/* Internal distance of a float query to a stored node. */
+static inline float hnsw_dist(const cairn_index *ix, const hnsw *h,
+                              const float *q, uint32_t node) {
+  const uint8_t *r = hnsw_row(ix, h, node);
+  if (h->elem == 4)
+    return cairn_fdist(ix, q, (const float *)(const void *)r);
+  return ix->metric == CAIRN_METRIC_L2 ? ix->k->l2_f32_u8(q, r, ix->dim)
+                                       : -ix->k->ip_f32_u8(q, r, ix->dim);
+}
+
+/* A stored node as float32 (into out, dim floats). */
+static inline void hnsw_decode(const cairn_index *ix, const hnsw *h,
+                               uint32_t node, float *out) {
+  const uint8_t *r = hnsw_row(ix, h, node);
+  if (h->elem == 4) {
+    __builtin_memcpy(out, r, ix->dim * sizeof(float));
+    return;
+  }
+  for (uint32_t j = 0; j < ix->dim; j++)
+    out[j] = (float)r[j];
 }
 
 #if defined(__x86_64__)

@@ -43,16 +43,16 @@ typedef struct build_ctx {
  * cand[0..n) sorted ascending; the kept ones are compacted to the front;
  * returns how many were kept (<= max). */
 static int select_heuristic(const cairn_index *ix, const hnsw *h,
-                            hnsw_cand *cand, int n, int max) {
+                            hnsw_cand *cand, int n, int max, float *buf) {
   if (n <= max)
     return n;
   int kept = 0;
   for (int i = 0; i < n && kept < max; i++) {
     uint32_t c = cand[i].id & ~HNSW_EXPANDED;
-    const float *vc = hnsw_vec(ix, h, c);
+    hnsw_decode(ix, h, c, buf);
     bool good = true;
     for (int j = 0; j < kept; j++)
-      if (cairn_fdist(ix, vc, hnsw_vec(ix, h, cand[j].id)) < cand[i].d) {
+      if (hnsw_dist(ix, h, buf, cand[j].id) < cand[i].d) {
         good = false;
         break;
       }
@@ -73,7 +73,8 @@ static int cmp_cand(const void *a, const void *b) {
 /* Adds a link node -> cur at level, shrinking node's list with the
  * heuristic when full. */
 static void add_reverse(const cairn_index *ix, hnsw *h, uint32_t node,
-                        uint32_t cur, int level, hnsw_cand *tmp) {
+                        uint32_t cur, int level, hnsw_cand *tmp, float *vn,
+                        float *buf) {
   uint32_t cap = level == 0 ? h->M0 : h->M;
   hnsw_lock(h, node);
   uint32_t *l = hnsw_links(h, node, level);
@@ -89,15 +90,15 @@ static void add_reverse(const cairn_index *ix, hnsw *h, uint32_t node,
     hnsw_unlock(h, node);
     return;
   }
-  const float *vn = hnsw_vec(ix, h, node);
+  hnsw_decode(ix, h, node, vn);
   for (uint32_t j = 0; j < n; j++) {
     tmp[j].id = l[j + 1];
-    tmp[j].d = cairn_fdist(ix, vn, hnsw_vec(ix, h, l[j + 1]));
+    tmp[j].d = hnsw_dist(ix, h, vn, l[j + 1]);
   }
   tmp[n].id = cur;
-  tmp[n].d = cairn_fdist(ix, vn, hnsw_vec(ix, h, cur));
+  tmp[n].d = hnsw_dist(ix, h, vn, cur);
   qsort(tmp, n + 1, sizeof *tmp, cmp_cand);
-  int kept = select_heuristic(ix, h, tmp, (int)n + 1, (int)cap);
+  int kept = select_heuristic(ix, h, tmp, (int)n + 1, (int)cap, buf);
   for (int j = 0; j < kept; j++)
     l[j + 1] = tmp[j].id;
   l[0] = (uint32_t)kept;
@@ -106,7 +107,9 @@ static void add_reverse(const cairn_index *ix, hnsw *h, uint32_t node,
 
 /* Links node cur into the graph (Algorithm 1). */
 static void insert_node(const cairn_index *ix, hnsw *h, uint32_t cur,
-                        hnsw_scratch *s, hnsw_cand *tmp) {
+                        hnsw_scratch *s, hnsw_cand *tmp, float *fb) {
+  /* fb: 3 * dim floats of worker scratch: the new node, two decode buffers */
+  float *q = fb, *b1 = fb + ix->dim, *b2 = fb + 2 * ix->dim;
   int level = h->levels[cur];
   pthread_mutex_lock(&h->global);
   int top = h->max_level;
@@ -114,8 +117,8 @@ static void insert_node(const cairn_index *ix, hnsw *h, uint32_t cur,
   bool hold = level > top;
   if (!hold)
     pthread_mutex_unlock(&h->global);
-  const float *q = hnsw_vec(ix, h, cur);
-  float dep = cairn_fdist(ix, q, hnsw_vec(ix, h, ep));
+  hnsw_decode(ix, h, cur, q);
+  float dep = hnsw_dist(ix, h, q, ep);
   for (int l = top; l > level; l--)
     hnsw_greedy(ix, h, q, l, true, &ep, &dep, s);
   int efc = ix->params.efConstruction;
@@ -130,7 +133,7 @@ static void insert_node(const cairn_index *ix, hnsw *h, uint32_t cur,
     dep = s->pool[0].d;
     for (int i = 0; i < size; i++)
       s->pool[i].id &= ~HNSW_EXPANDED;
-    int kept = select_heuristic(ix, h, s->pool, size, (int)h->M);
+    int kept = select_heuristic(ix, h, s->pool, size, (int)h->M, b1);
     hnsw_lock(h, cur);
     uint32_t *mine = hnsw_links(h, cur, l);
     for (int i = 0; i < kept; i++)
@@ -138,7 +141,7 @@ static void insert_node(const cairn_index *ix, hnsw *h, uint32_t cur,
     mine[0] = (uint32_t)kept;
     hnsw_unlock(h, cur);
     for (int i = 0; i < kept; i++)
-      add_reverse(ix, h, s->pool[i].id, cur, l, tmp);
+      add_reverse(ix, h, s->pool[i].id, cur, l, tmp, b1, b2);
   }
   if (hold) {
     h->entry = cur;
@@ -153,9 +156,11 @@ static void *build_worker(void *arg) {
   size_t pool = (size_t)c->ix->params.efConstruction;
   hnsw_scratch *s = hnsw_scratch_get(h, c->end, pool);
   hnsw_cand *tmp = malloc((h->M0 + 2) * sizeof *tmp);
-  if (s == NULL || tmp == NULL) {
+  float *fb = malloc(3 * (size_t)c->ix->dim * sizeof(float));
+  if (s == NULL || tmp == NULL || fb == NULL) {
     c->st = CAIRN_NOMEM;
     free(tmp);
+    free(fb);
     if (s)
       hnsw_scratch_put(h, s);
     return NULL;
@@ -164,11 +169,50 @@ static void *build_worker(void *arg) {
     size_t i = __atomic_fetch_add(&c->next, 1, __ATOMIC_RELAXED);
     if (i >= c->end)
       break;
-    insert_node(c->ix, h, (uint32_t)i, s, tmp);
+    insert_node(c->ix, h, (uint32_t)i, s, tmp, fb);
   }
   free(tmp);
+  free(fb);
   hnsw_scratch_put(h, s);
   return NULL;
+}
+
+/* Whether every value is an integer in [0, 255] (compact storage ok). */
+static bool all_bytes(const cairn_index *ix, const float *x, size_t n) {
+  if (ix->metric == CAIRN_METRIC_COSINE) /* normalised: never integral */
+    return false;
+  const char *off = getenv("CAIRN_HNSW_NO_COMPACT");
+  if (off != NULL && off[0] == '1')
+    return false;
+  for (size_t i = 0; i < n * ix->dim; i++)
+    if (!(x[i] >= 0.0f && x[i] <= 255.0f && x[i] == (float)(int)x[i]))
+      return false;
+  return true;
+}
+
+/* uint8 storage -> float32 storage (values unchanged). */
+static cairn_status widen(cairn_index *ix, hnsw *h, cairn_error *err) {
+  size_t d = ix->dim, cap = h->cap ? h->cap : 1;
+  float *v = aligned_alloc(64, (cap * d * sizeof(float) + 63) / 64 * 64);
+  if (v == NULL)
+    return cairn_error_set(err, CAIRN_NOMEM, "out of memory widening HNSW storage");
+  for (size_t i = 0; i < ix->n * d; i++)
+    v[i] = (float)h->vecs[i];
+  free(h->vecs);
+  h->vecs = (uint8_t *)v;
+  h->elem = 4;
+  return CAIRN_OK;
+}
+
+static void store(const cairn_index *ix, hnsw *h, size_t begin, size_t n,
+                  const float *x) {
+  size_t d = ix->dim;
+  if (h->elem == 4) {
+    memcpy(h->vecs + begin * d * 4, x, n * d * sizeof(float));
+    return;
+  }
+  for (size_t i = 0; i < n * d; i++)
+    h->vecs[begin * d + i] = (uint8_t)x[i];
 }
 
 static int draw_level(hnsw *h) {
@@ -187,10 +231,15 @@ cairn_status hnsw_add(cairn_index *ix, size_t n, const void *vecs,
   size_t cap = h->cap;
   if (cap < end) /* exact on the first add, then grow by half */
     cap = h->cap == 0 ? end : (end > cap + cap / 2 ? end : cap + cap / 2);
+  bool bytes = all_bytes(ix, vecs, n);
+  if (begin == 0 && h->cap == 0)
+    h->elem = bytes ? 1 : 4;
+  else if (h->elem == 1 && !bytes && widen(ix, h, err) != CAIRN_OK)
+    return CAIRN_NOMEM;
   cairn_status st = hnsw_reserve(ix, h, cap, err);
   if (st != CAIRN_OK)
     return st;
-  memcpy(h->vecs + begin * ix->dim, vecs, n * ix->dim * sizeof(float));
+  store(ix, h, begin, n, vecs);
   /* phase 2 */
   for (size_t i = begin; i < end; i++) {
     int l = draw_level(h);

@@ -4,7 +4,8 @@
  * After the common part, in order:
  *   u32  entry point position
  *   u32  top level + 1 (0 for an empty graph)
- *   section vecs    n * dim float32
+ *   u32  bytes per stored value: 4 (float32) or 1 (uint8, see hnsw.h)
+ *   section vecs    n * dim values of that size
  *   section links0  n * (1 + M0) u32, M0 = 2 * params.M
  *   section levels  n bytes, each <= 31
  *   section upper   sum(levels[i]) * (1 + M) u32: the upper link lists of
@@ -27,7 +28,8 @@ cairn_status hnsw_save(const cairn_index *ix, cairn_writer *w,
   size_t n = ix->n, up = 0;
   cairn_writer_u32(w, h->entry);
   cairn_writer_u32(w, (uint32_t)(h->max_level + 1));
-  cairn_writer_section(w, h->vecs, n * ix->dim * sizeof(float));
+  cairn_writer_u32(w, h->elem);
+  cairn_writer_section(w, h->vecs, n * ix->dim * h->elem);
   cairn_writer_section(w, h->links0, n * (h->M0 + 1) * sizeof(uint32_t));
   cairn_writer_section(w, h->levels, n);
   for (size_t i = 0; i < n; i++)
@@ -54,16 +56,19 @@ static bool list_ok(const uint32_t *l, uint32_t cap, size_t n) {
 cairn_status hnsw_load(cairn_index *ix, cairn_reader *r, cairn_error *err) {
   hnsw *h = ix->impl;
   size_t n = ix->n;
-  uint32_t entry, top1;
+  uint32_t entry, top1, elem;
   if (!cairn_reader_u32(r, &entry) || !cairn_reader_u32(r, &top1) ||
+      !cairn_reader_u32(r, &elem) || (elem != 4 && elem != 1) ||
+      (elem == 1 && ix->metric == CAIRN_METRIC_COSINE) ||
       top1 > HNSW_MAX_LEVEL + 1 || (n > 0) != (top1 > 0) ||
       (n > 0 && entry >= n) || n >= HNSW_EXPANDED)
     return cairn_error_set(err, CAIRN_CORRUPT, "HNSW header malformed");
+  h->elem = elem;
   if (hnsw_reserve(ix, h, n ? n : 1, err) != CAIRN_OK)
     return CAIRN_NOMEM;
   const void *p;
   size_t len;
-  if (!cairn_reader_section(r, 1, n * ix->dim * sizeof(float), &p, &len))
+  if (!cairn_reader_section(r, 1, n * ix->dim * elem, &p, &len))
     return cairn_error_set(err, CAIRN_CORRUPT, "HNSW vectors malformed");
   memcpy(h->vecs, p, len);
   if (!cairn_reader_section(r, 1, n * (h->M0 + 1) * sizeof(uint32_t), &p, &len))

@@ -50,7 +50,7 @@ static inline const uint32_t *read_links(const hnsw *h, uint32_t node,
 
 static inline float dist_to(const cairn_index *ix, const hnsw *h,
                             const float *q, uint32_t node) {
-  return cairn_fdist(ix, q, hnsw_vec(ix, h, node));
+  return hnsw_dist(ix, h, q, node);
 }
 
 void hnsw_greedy(const cairn_index *ix, const hnsw *h, const float *q,
@@ -62,7 +62,7 @@ void hnsw_greedy(const cairn_index *ix, const hnsw *h, const float *q,
     const uint32_t *l = read_links(h, *ep, level, locked, s);
     uint32_t n = l[0];
     for (uint32_t j = 1; j <= n; j++)
-      __builtin_prefetch(hnsw_vec(ix, h, l[j]));
+      __builtin_prefetch(hnsw_row(ix, h, l[j]));
     for (uint32_t j = 1; j <= n; j++) {
       float d = dist_to(ix, h, q, l[j]);
       if (d < *dep) {
@@ -101,8 +101,8 @@ static inline int pool_insert(hnsw_cand *pool, int *size, int L, float d,
 
 static inline void prefetch_vec(const cairn_index *ix, const hnsw *h,
                                 uint32_t node) {
-  const char *p = (const char *)hnsw_vec(ix, h, node);
-  size_t bytes = ix->dim * sizeof(float);
+  const char *p = (const char *)hnsw_row(ix, h, node);
+  size_t bytes = ix->dim * h->elem;
   __builtin_prefetch(p);
   if (bytes > 64)
     __builtin_prefetch(p + 64);
@@ -145,7 +145,7 @@ int hnsw_search_level(const cairn_index *ix, const hnsw *h, const float *q,
     for (uint32_t j = 0; j < m; j++) {
       uint32_t nb = s->fresh[j];
       if (j + 1 < m)
-        __builtin_prefetch(hnsw_vec(ix, h, s->fresh[j + 1]) + 32);
+        __builtin_prefetch(hnsw_row(ix, h, s->fresh[j + 1]) + 128);
       float d = dist_to(ix, h, q, nb);
       if (top != NULL && cairn_bitset_test(filter, nb))
         cairn_topk_push(top, d, nb);

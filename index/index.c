@@ -432,17 +432,22 @@ cairn_status cairn_index__new_raw(cairn_index_type type, cairn_metric metric,
     st = check_dim(type, dtype, dim, err);
   if (st != CAIRN_OK)
     return st;
-  if (dtype != CAIRN_TYPE_SPARSE_FLOAT_VECTOR && dim == 0)
-    return cairn_error_set(err, CAIRN_INVALID_ARGUMENT, "vector dim must be > 0");
+  if ((dtype != CAIRN_TYPE_SPARSE_FLOAT_VECTOR) != (dim != 0))
+    return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
+                           "vector dim must be > 0 (0 for sparse), got %u", dim);
   if (type == CAIRN_INDEX_IVF_PQ &&
       (params->m <= 0 || dim % (uint32_t)params->m != 0 || params->nbits < 1 ||
        params->nbits > PQ_MAX_NBITS))
     return cairn_error_set(err, CAIRN_INVALID_ARGUMENT, "bad IVF_PQ m/nbits");
-  if ((type == CAIRN_INDEX_HNSW && (params->M < HNSW_MIN_M || params->M > HNSW_MAX_M ||
-                                    params->efConstruction < 1)) ||
+  if ((type == CAIRN_INDEX_HNSW &&
+       (params->M < HNSW_MIN_M || params->M > HNSW_MAX_M || params->efConstruction < 1 ||
+        params->efConstruction > HNSW_MAX_EFC || params->ef < 0 || params->ef > HNSW_MAX_EF)) ||
+      !(params->drop_ratio_build >= 0 && params->drop_ratio_build < 1) ||
+      !(params->drop_ratio_search >= 0 && params->drop_ratio_search < 1) ||
       ((type == CAIRN_INDEX_IVF_FLAT || type == CAIRN_INDEX_IVF_SQ8 ||
         type == CAIRN_INDEX_IVF_PQ || type == CAIRN_INDEX_BIN_IVF_FLAT) &&
-       (params->nlist < 1 || params->nlist > IVF_MAX_NLIST || params->nprobe < 1)))
+       (params->nlist < 1 || params->nlist > IVF_MAX_NLIST || params->nprobe < 1 ||
+        params->nprobe > IVF_MAX_NPROBE)))
     return cairn_error_set(err, CAIRN_INVALID_ARGUMENT, "bad %s parameters",
                            cairn_index_type_name(type));
   cairn_index *ix = calloc(1, sizeof *ix);

@@ -10,7 +10,8 @@
  *   then per list l: section positions (size_l u32), section codes
  *                    (size_l * code_size bytes)
  * Checks on load: section lengths match nlist/dim/code size, list sizes
- * sum to n, every position < n and appears once, SQ8 ranges positive.
+ * sum to n, every position < n and appears once, SQ8 ranges positive,
+ * every PQ code < 2^nbits.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +113,13 @@ cairn_status ivf_load(cairn_index *ix, cairn_reader *r, cairn_error *err) {
       break;
     }
     L->n = L->cap = n;
-    for (uint32_t i = 0; i < n; i++) {
+    if (ix->type == CAIRN_INDEX_IVF_PQ)
+      for (size_t i = 0; i < (size_t)n * v->code_size; i++)
+        if (L->codes[i] >= v->ksub) {
+          st = corrupt(err, "PQ codes");
+          break;
+        }
+    for (uint32_t i = 0; st == CAIRN_OK && i < n; i++) {
       if (L->pos[i] >= ix->n || seen[L->pos[i]]) {
         st = corrupt(err, "list positions");
         break;

@@ -458,6 +458,60 @@ static void test_half_types(void **state) {
   free(h);
 }
 
+/* HNSW stores integer-valued data in [0,255] as bytes: same scores as FLAT
+ * for the rows it returns, and a later non-integer add widens storage. */
+static void test_hnsw_compact(void **state) {
+  (void)state;
+  float *x = make_data(N, D, 21), *q = make_data(NQ, D, 22);
+  for (size_t i = 0; i < (size_t)N * D; i++)
+    x[i] = fminf(255.0f, fmaxf(0.0f, roundf(x[i] * 20.0f + 100.0f)));
+  for (size_t i = 0; i < (size_t)NQ * D; i++)
+    q[i] = q[i] * 20.0f + 100.0f;
+  cairn_index *flat = build("FLAT", "L2", CAIRN_TYPE_FLOAT_VECTOR, D, NULL, x, N);
+  cairn_index *ix = build("HNSW", "L2", CAIRN_TYPE_FLOAT_VECTOR, D,
+                          "{\"M\": 16, \"efConstruction\": 100}", x, N);
+  size_t compact_mem = cairn_index_memory(ix);
+  int64_t ids[NQ * K], want[NQ * K];
+  float sc[NQ * K], wsc[NQ * K];
+  cairn_search_params sp = {.ef = 64};
+  search(flat, q, NQ, K, NULL, NULL, want, wsc);
+  search(ix, q, NQ, K, &sp, NULL, ids, sc);
+  assert_true(recall(ids, want, NQ, K) >= 0.95);
+  for (int i = 0; i < NQ * K; i++)
+    for (int j = 0; j < NQ * K; j++)
+      if (ids[i] == want[j] && i / K == j / K)
+        assert_true(fabsf(sc[i] - wsc[j]) <= 1e-3f * fmaxf(1.0f, wsc[j]));
+  /* round trip keeps the compact form and the results */
+  uint8_t *buf;
+  size_t len;
+  cairn_error err;
+  cairn_index *back;
+  assert_int_equal(cairn_index_serialize(ix, &buf, &len, &err), CAIRN_OK);
+  assert_int_equal(cairn_index_deserialize(buf, len, &back, &err), CAIRN_OK);
+  int64_t ids2[NQ * K];
+  float sc2[NQ * K];
+  search(back, q, NQ, K, &sp, NULL, ids2, sc2);
+  assert_memory_equal(ids, ids2, sizeof ids);
+  free(buf);
+  cairn_index_free(back);
+  /* a non-integer row widens the storage; old rows are still found */
+  float extra[D];
+  for (int j = 0; j < D; j++)
+    extra[j] = x[5 * D + j] + 0.25f;
+  int64_t eid = 999999;
+  assert_int_equal(cairn_index_add(ix, 1, extra, &eid, &err), CAIRN_OK);
+  assert_true(cairn_index_memory(ix) > compact_mem);
+  search(ix, extra, 1, 2, &sp, NULL, ids2, sc2);
+  assert_int_equal(ids2[0], eid);
+  assert_int_equal(ids2[1], 5 * 7 + 1000);
+  search(ix, q, NQ, K, &sp, NULL, ids2, sc2);
+  assert_true(recall(ids2, want, NQ, K) >= 0.95);
+  cairn_index_free(ix);
+  cairn_index_free(flat);
+  free(x);
+  free(q);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_validate),
@@ -466,6 +520,7 @@ int main(void) {
       cmocka_unit_test(test_float_indexes),
       cmocka_unit_test(test_binary_indexes),
       cmocka_unit_test(test_half_types),
+      cmocka_unit_test(test_hnsw_compact),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -89,6 +89,8 @@ static void check_table(const cairn_kernels *k) {
       }
       assert_close(k->sq8_l2(qp, w, ua, d), p->sq8_l2(qp, w, ua, d), "sq8_l2", d);
       assert_close(k->sq8_ip(qp, ua, d), p->sq8_ip(qp, ua, d), "sq8_ip", d);
+      assert_close(k->l2_f32_u8(qp, ua, d), p->l2_f32_u8(qp, ua, d), "l2_f32_u8", d);
+      assert_close(k->ip_f32_u8(qp, ua, d), p->ip_f32_u8(qp, ua, d), "ip_f32_u8", d);
       free(w);
     }
     free(a);
