@@ -22,7 +22,7 @@ before(async () => {
   ok(await srv.client.createCollection({ collection_name: existing, fields: basicFields() }), 'create the existing collection');
   ok(await srv.client.createIndex({ collection_name: existing, field_name: 'vector', index_type: 'FLAT', metric_type: 'L2' }));
 });
-after(async () => { await srv?.cleanup(); });
+after(async () => { await srv?.finish(); });
 const t = (name, fn, opts) => serverTest(() => srv, name, fn, opts);
 
 // ---- schema builders (protobufjs camelCase, as the SDK encodes) ----------

@@ -9,7 +9,7 @@ import {
 
 let srv;
 before(async () => { srv = await startServer(); });
-after(async () => { await srv?.cleanup(); });
+after(async () => { await srv?.finish(); });
 const t = (name, fn, opts) => serverTest(() => srv, name, fn, opts);
 
 const kv = list => Object.fromEntries((list || []).map(p => [p.key, p.value]));
@@ -402,4 +402,16 @@ t('ShowCollections type InMemory lists only loaded collections', async () => {
   assert.ok(!l.collection_names.includes(b), JSON.stringify(l.collection_names));
   ok(await c.releaseCollection({ collection_name: a }));
   for (const n of [a, b]) ok(await c.dropCollection({ collection_name: n }));
+});
+
+t('DescribeCollection by collectionID alone', async () => {
+  const c = srv.client;
+  const a = uniq('byid');
+  ok(await c.createCollection({ collection_name: a, fields: basicFields() }));
+  const d = ok(await c.describeCollection({ collection_name: a }));
+  const byId = ok(await raw(c, 'DescribeCollection', { collectionID: d.collectionID }), 'DescribeCollection by id');
+  assert.equal(byId.collection_name, a);
+  assert.equal(String(byId.collectionID), String(d.collectionID));
+  fails(await raw(c, 'DescribeCollection', { collectionID: '999999999999' }), E.COLLECTION_NOT_FOUND, 'unknown id');
+  ok(await c.dropCollection({ collection_name: a }));
 });

@@ -173,6 +173,24 @@ export class Server {
     return { ...res, ms: Date.now() - t0 };
   }
 
+  /**
+   * End of a test file: a graceful stop that must exit with status 0 (so a
+   * shutdown bug, or a leak reported by a sanitizer build, fails the file),
+   * then cleanup() in any case.
+   */
+  async finish() {
+    try {
+      if (this.running) {
+        const r = await this.stop();
+        if (r.code !== 0 || r.signal !== null) {
+          throw new Error(`cairn exited with code=${r.code} signal=${r.signal} on SIGTERM\n--- cairn stderr (tail) ---\n${this.stderrTail()}`);
+        }
+      }
+    } finally {
+      await this.cleanup();
+    }
+  }
+
   /** Always safe: kills the process, closes the client, removes the data dir. */
   async cleanup() {
     await this.closeClient();

@@ -30,7 +30,7 @@ before(async () => {
     ],
   }), 'CreateCollection');
 });
-after(async () => { await srv?.cleanup(); });
+after(async () => { await srv?.finish(); });
 const t = (name, fn, opts) => serverTest(() => srv, name, fn, opts);
 
 const kv = list => Object.fromEntries((list || []).map(p => [p.key, p.value]));

@@ -9,7 +9,7 @@ import {
 
 let srv;
 before(async () => { srv = await startServer(); });
-after(async () => { await srv?.cleanup(); });
+after(async () => { await srv?.finish(); });
 const t = (name, fn, opts) => serverTest(() => srv, name, fn, opts);
 
 const FIELDS = [

@@ -8,7 +8,7 @@ import {
 
 let srv;
 before(async () => { srv = await startServer(); });
-after(async () => { await srv?.cleanup(); });
+after(async () => { await srv?.finish(); });
 const t = (name, fn, opts) => serverTest(() => srv, name, fn, opts);
 
 /** ok() or a clear error (for calls Milvus treats as idempotent, such as dropping what is gone). */
@@ -138,5 +138,23 @@ t('many partitions: 200 created, listed in order, dropped', async () => {
   await Promise.all(names.slice(0, 100).map(p => c.dropPartition({ collection_name: coll, partition_name: p }).then(r => ok(r, `drop ${p}`))));
   const l2 = ok(await c.listPartitions({ collection_name: coll }));
   assert.deepEqual(l2.partition_names, ['_default', ...names.slice(100)]);
+  ok(await c.dropCollection({ collection_name: coll }));
+});
+
+t('50 concurrent CreatePartition calls on one collection all land with distinct ids', async () => {
+  const c = srv.client;
+  const coll = uniq('conc');
+  ok(await c.createCollection({ collection_name: coll, fields: basicFields() }));
+  const names = Array.from({ length: 50 }, (_, i) => `cp_${i}`);
+  const res = await Promise.all(names.map(p => c.createPartition({ collection_name: coll, partition_name: p })));
+  res.forEach((r, i) => ok(r, names[i]));
+  const l = ok(await c.listPartitions({ collection_name: coll }));
+  assert.equal(l.partition_names.length, 51);
+  assert.deepEqual(l.partition_names.slice().sort(), ['_default', ...names].sort());
+  assert.equal(new Set(l.partitionIDs.map(String)).size, 51);
+  // Racing creates of one name: one wins, the others fail clearly.
+  const race = await Promise.all(Array.from({ length: 10 }, () => c.createPartition({ collection_name: coll, partition_name: 'same' })));
+  assert.equal(race.filter(r => r.error_code === 'Success').length, 1, JSON.stringify(race.map(r => r.error_code)));
+  for (const r of race) if (r.error_code !== 'Success') fails(r, {}, 'losing create');
   ok(await c.dropCollection({ collection_name: coll }));
 });

@@ -17,7 +17,7 @@ import {
 
 let srv;
 before(async () => { srv = await startServer(); });
-after(async () => { await srv?.cleanup(); });
+after(async () => { await srv?.finish(); });
 const t = (name, fn, opts) => serverTest(() => srv, name, fn, opts);
 
 // Everything ever issued, to compare new values with.

@@ -7,7 +7,7 @@ import { startServer, serverTest, raw, ok, promSum, assertHealthy } from './harn
 
 let srv;
 before(async () => { srv = await startServer(); });
-after(async () => { await srv?.cleanup(); });
+after(async () => { await srv?.finish(); });
 const t = (name, fn, opts) => serverTest(() => srv, name, fn, opts);
 
 t('Connect returns a non-zero identifier and the client is CONNECTED', async () => {
