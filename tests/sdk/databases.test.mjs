@@ -210,3 +210,20 @@ t('collections of every field type can be created in a non-default database', as
   ok(await c.dropCollection({ db_name: db, collection_name: coll }));
   ok(await c.dropDatabase({ db_name: db }));
 });
+
+t('an empty dbname header (as pymilvus sends) means the default database', async () => {
+  const c = srv.newClient();
+  const name = uniq('hdr');
+  try {
+    await c.connectPromise;
+    ok(await srv.client.createCollection({ collection_name: name, fields: basicFields() }));
+    c.metadata.set('dbname', '');
+    const l = ok(await c.showCollections(), 'ShowCollections with dbname ""');
+    assert.ok(l.collection_names.includes(name));
+    const d = ok(await c.describeCollection({ collection_name: name }), 'DescribeCollection with dbname ""');
+    assert.equal(d.db_name, 'default');
+  } finally {
+    await c.closeConnection();
+  }
+  ok(await srv.client.dropCollection({ collection_name: name }));
+});
