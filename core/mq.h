@@ -74,6 +74,19 @@ struct cairn_mq {
   const cairn_mq_vtable *vt;
 };
 
+/* Common head of every backend's consumer (so the generic layer can find the
+ * vtable from a consumer alone). */
+struct cairn_mq_consumer {
+  cairn_mq *mq;
+};
+
+/* The backends (mq_wal.c; a "kafka" one later). */
+extern const cairn_mq_vtable cairn_mq_embedded_vtable;
+/* "embedded" (the names cairn_mq_open accepts, comma-separated). */
+const char *cairn_mq_backends(void);
+/* True when name is a valid channel name ([A-Za-z0-9._-], 1..200 bytes). */
+int cairn_mq_channel_valid(const char *name);
+
 /* Open backend "embedded" (a directory, created if missing). */
 cairn_status cairn_mq_open(const char *backend, const char *location,
                            cairn_mq **out, cairn_error *err);
@@ -104,5 +117,42 @@ void cairn_mq_consumer_close(cairn_mq_consumer *c);
 /* Every channel with data; the caller frees each name and the array. */
 cairn_status cairn_mq_list_channels(cairn_mq *mq, char ***names, size_t *n,
                                     cairn_error *err);
+
+/* ---- embedded backend specifics (mq_wal.c) -------------------------------
+ * The on-disk format is specified at the top of mq_wal.c and in
+ * docs/storage.md. */
+
+#define CAIRN_MQ_WAL_SEGMENT_DEFAULT (64u << 20)
+
+typedef struct cairn_mq_wal_options {
+  /* Start a new segment file before a record that would take the current one
+   * past this many bytes (a bigger record gets a segment of its own).
+   * 0 = CAIRN_MQ_WAL_SEGMENT_DEFAULT; at least 4096. */
+  uint64_t segment_bytes;
+} cairn_mq_wal_options;
+
+/* Open the embedded log in directory dir with options (NULL = defaults); what
+ * cairn_mq_open("embedded", dir) does with NULL. Only one handle per directory
+ * at a time (an flock'ed LOCK file; a second open gets CAIRN_IO "in use"). */
+cairn_status cairn_mq_wal_open(const char *dir,
+                               const cairn_mq_wal_options *options,
+                               cairn_mq **out, cairn_error *err);
+
+/* What the recovery scanner found in one segment file. */
+typedef struct cairn_mq_wal_scan_result {
+  int header_ok;       /* magic, version, size and header CRC all match */
+  int64_t base;        /* position of the segment's first record */
+  int64_t records;     /* valid records, in a prefix of the file */
+  uint64_t valid_end;  /* byte offset just past the last valid record */
+  uint64_t file_size;  /* the file's size; > valid_end: a torn/corrupt tail */
+  char why[128];       /* why the scan stopped before file_size ("" if not) */
+} cairn_mq_wal_scan_result;
+
+/* Scan a segment file (any bytes: this is the fuzzed entry point) and report
+ * its valid prefix; modifies nothing. CAIRN_IO only when reading fails; a
+ * damaged file is a result, not an error. For recovery, `cairn inspect` and
+ * tests. */
+cairn_status cairn_mq_wal_scan(int fd, cairn_mq_wal_scan_result *out,
+                               cairn_error *err);
 
 #endif
