@@ -86,6 +86,24 @@ static cairn_status make_channels(cairn_arena *arena, cat_coll *c,
   return CAIRN_OK;
 }
 
+static cairn_status check_property(const mpb_kv *kv, cairn_error *err) {
+  if (strcmp(kv->key, "collection.ttl.seconds") == 0) {
+    char *end = NULL;
+    long long v = strtoll(kv->value, &end, 10);
+    if (end == kv->value || *end != '\0' || v < 0)
+      return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
+                             "collection.ttl.seconds must be a non-negative "
+                             "integer, got '%s'",
+                             kv->value);
+  }
+  if (strcmp(kv->key, "mmap.enabled") == 0 &&
+      strcasecmp(kv->value, "true") != 0 && strcasecmp(kv->value, "false") != 0)
+    return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
+                           "mmap.enabled must be true or false, got '%s'",
+                           kv->value);
+  return CAIRN_OK;
+}
+
 static cairn_status check_create(cairn_rpc_ctx *ctx,
                                  const Milvus__Proto__Milvus__CreateCollectionRequest *req,
                                  cat_db *db, cairn_error *err) {
@@ -109,6 +127,8 @@ static cairn_status check_create(cairn_rpc_ctx *ctx,
     return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
                            "invalid consistency level %d",
                            (int)req->consistency_level);
+  for (size_t i = 0; st == CAIRN_OK && i < req->n_properties; i++)
+    st = check_property(req->properties[i], err);
   return st;
 }
 
@@ -225,6 +245,16 @@ static cairn_status drop_collection(cairn_rpc_ctx *ctx,
   if (st == CAIRN_OK)
     st = cairn_catalog_find_collection(coord->cat, ctx->arena, db->id,
                                        req->collection_name, &c, err);
+  if (st == CAIRN_OK && c == NULL) {
+    cat_alias *alias = NULL;
+    st = cairn_catalog_find_alias(coord->cat, ctx->arena, db->id,
+                                  req->collection_name, &alias, err);
+    if (st == CAIRN_OK && alias != NULL)
+      return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
+                             "cannot drop the collection via alias = %s; drop "
+                             "the alias or use the collection's name",
+                             req->collection_name);
+  }
   if (st != CAIRN_OK || c == NULL) /* dropping is idempotent */
     return st;
   char **aliases = NULL;
@@ -385,24 +415,6 @@ static COORD_HANDLER(h_show_collections) {
   r->status = cairn_pb_status_err(ctx->arena, &err);
   *reply = &r->base;
   return CAIRN_GRPC_OK;
-}
-
-static cairn_status check_property(const mpb_kv *kv, cairn_error *err) {
-  if (strcmp(kv->key, "collection.ttl.seconds") == 0) {
-    char *end = NULL;
-    long long v = strtoll(kv->value, &end, 10);
-    if (end == kv->value || *end != '\0' || v < 0)
-      return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
-                             "collection.ttl.seconds must be a non-negative "
-                             "integer, got '%s'",
-                             kv->value);
-  }
-  if (strcmp(kv->key, "mmap.enabled") == 0 &&
-      strcasecmp(kv->value, "true") != 0 && strcasecmp(kv->value, "false") != 0)
-    return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
-                           "mmap.enabled must be true or false, got '%s'",
-                           kv->value);
-  return CAIRN_OK;
 }
 
 static cairn_status alter_collection(cairn_rpc_ctx *ctx,

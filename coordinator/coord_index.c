@@ -70,7 +70,7 @@ static cairn_status check_scalar_index(const pb_field *f, const char **type,
     if (strcasecmp(*t, *type) == 0)
       canonical = *t;
   if (canonical == NULL)
-    return cairn_error_set(err, CAIRN_INDEX_NOT_SUPPORTED,
+    return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
                            "index type %s is not supported on scalar field "
                            "'%s' (use INVERTED, STL_SORT, Trie or BITMAP)",
                            *type, f->name);
@@ -85,7 +85,7 @@ static cairn_status check_scalar_index(const pb_field *f, const char **type,
     ok = t == CAIRN_TYPE_BOOL || cairn_type_is_integer(t) ||
          t == CAIRN_TYPE_VARCHAR || t == CAIRN_TYPE_ARRAY;
   if (!ok)
-    return cairn_error_set(err, CAIRN_INDEX_NOT_SUPPORTED,
+    return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
                            "index type %s cannot be built on field '%s' of "
                            "type %s",
                            canonical, f->name,
@@ -116,6 +116,10 @@ static cairn_status resolve_index(cairn_arena *arena, const pb_field *f,
       metric = cairn_index_default_metric_for((cairn_data_type)f->data_type);
     st = cairn_index_validate_params(type, metric, (cairn_data_type)f->data_type,
                                      coord_type_param(f, "dim"), json, err);
+    /* An index type the field cannot take is a bad parameter to Milvus
+     * clients (1100 / IllegalArgument), not a server limitation. */
+    if (st == CAIRN_INDEX_NOT_SUPPORTED)
+      st = err->status = CAIRN_INVALID_ARGUMENT;
   }
   if (st != CAIRN_OK)
     return st;

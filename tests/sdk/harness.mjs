@@ -245,19 +245,7 @@ export async function startServer({ extraArgs = [] } = {}) {
  * entry once the server is fixed (a TODO test that passes shows "# TODO" with
  * "ok" in the output).
  */
-const UNSUPPORTED_INDEX_701 = 'CreateIndex with an index type that is unknown or does not fit the field answers code 701 / UnexpectedError; Milvus answers 1100 / IllegalArgument';
 export const KNOWN_BUGS = {
-  'dropCollection through an alias is refused and drops nothing':
-    'DropCollection(collection_name=<alias>) answers Success and drops nothing; Milvus refuses ("cannot drop the collection via alias")',
-  'invalid collection property values are refused by CreateCollection':
-    'CreateCollection accepts and stores collection.ttl.seconds=abc / -5 and mmap.enabled=maybe, which AlterCollection refuses with 1100',
-  'invalid index: unknown index type -> IllegalArgument': UNSUPPORTED_INDEX_701,
-  'invalid index: float index type on a binary vector -> IllegalArgument': UNSUPPORTED_INDEX_701,
-  'invalid index: binary index type on a float vector -> IllegalArgument': UNSUPPORTED_INDEX_701,
-  'invalid index: sparse index type on a float vector -> IllegalArgument': UNSUPPORTED_INDEX_701,
-  'invalid index: vector index type on a scalar field -> IllegalArgument': UNSUPPORTED_INDEX_701,
-  'invalid index: scalar index type on a vector field -> IllegalArgument': UNSUPPORTED_INDEX_701,
-  'invalid index: Trie on Int32 -> IllegalArgument': UNSUPPORTED_INDEX_701,
 };
 const STRICT = process.env.CAIRN_SDK_STRICT === '1';
 
