@@ -3,5 +3,5 @@
 # object storage (objstore.h: conformance suite, local backend).
 # Included by tests/unit/CMakeLists.txt.
 cairn_unit_test(test_mq SOURCES test_mq.c test_mq_conformance.c LIBS cairn_core)
-#cairn_unit_test(test_mq_crash SOURCES test_mq_crash.c LIBS cairn_core)
-#set_property(TEST test_mq_crash APPEND PROPERTY LABELS fault)
+cairn_unit_test(test_mq_crash SOURCES test_mq_crash.c LIBS cairn_core)
+set_property(TEST test_mq_crash APPEND PROPERTY LABELS fault)
