@@ -66,6 +66,22 @@ struct cairn_objstore {
   const cairn_objstore_vtable *vt;
 };
 
+/* Common head of every backend's writer (the generic layer finds the vtable
+ * through it). */
+struct cairn_obj_writer {
+  cairn_objstore *store;
+};
+
+/* The backends (objstore_local.c; an "s3" one later). */
+extern const cairn_objstore_vtable cairn_objstore_local_vtable;
+/* "local" (the names cairn_objstore_open accepts, comma-separated). */
+const char *cairn_objstore_backends(void);
+/* The key rule above: 1..CAIRN_OBJ_MAX_KEY bytes, '/'-separated non-empty
+ * components of [A-Za-z0-9._=-], no leading '/', no "..", no "." component. */
+bool cairn_objstore_key_valid(const char *key);
+/* "" or a key-like string that may end in '/' or inside a component. */
+bool cairn_objstore_prefix_valid(const char *prefix);
+
 /* Open backend "local" (a directory, created if missing). */
 cairn_status cairn_objstore_open(const char *backend, const char *location,
                                  cairn_objstore **out, cairn_error *err);
@@ -96,11 +112,15 @@ cairn_status cairn_obj_writer_open(cairn_objstore *s, const char *key,
                                    cairn_obj_writer **out, cairn_error *err);
 cairn_status cairn_obj_writer_append(cairn_obj_writer *w, const void *data,
                                      size_t len, cairn_error *err);
-/* Publish the object (atomic, durable) and free the writer. */
+/* Publish the object (atomic, durable) and free the writer, also when it
+ * fails (then nothing was published and the old object, if any, stays). */
 cairn_status cairn_obj_writer_commit(cairn_obj_writer *w, cairn_error *err);
 /* Discard and free the writer. */
 void cairn_obj_writer_abort(cairn_obj_writer *w);
-/* Local file of an object (for mmap) or NULL. */
+/* Local file of an object (for mmap) or NULL: the path where the object
+ * lives (whether or not it exists now) written into buf, or NULL when the
+ * backend keeps no local files, the key is invalid or buf is too small.
+ * A put replaces the file by rename, so a mapping keeps the old bytes. */
 const char *cairn_objstore_local_path(cairn_objstore *s, const char *key,
                                       char *buf, size_t buf_len);
 
