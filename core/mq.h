@@ -138,6 +138,19 @@ cairn_status cairn_mq_wal_open(const char *dir,
                                const cairn_mq_wal_options *options,
                                cairn_mq **out, cairn_error *err);
 
+/* Counters since open, over all channels (for metrics and tests). */
+typedef struct cairn_mq_wal_stats {
+  uint64_t records; /* produced */
+  uint64_t bytes;   /* payload bytes produced */
+  uint64_t syncs;   /* fdatasync calls that made records durable (group
+                       commit: records / syncs = mean batch size) */
+} cairn_mq_wal_stats;
+
+/* Fill *out for a handle from cairn_mq_wal_open / cairn_mq_open("embedded");
+ * CAIRN_INVALID_ARGUMENT for any other backend's handle. */
+cairn_status cairn_mq_wal_stats_get(cairn_mq *mq, cairn_mq_wal_stats *out,
+                                    cairn_error *err);
+
 /* What the recovery scanner found in one segment file. */
 typedef struct cairn_mq_wal_scan_result {
   int header_ok;       /* magic, version, size and header CRC all match */

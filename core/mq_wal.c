@@ -77,10 +77,13 @@
  * is flushing, it becomes the leader: it takes the whole queue, releases the
  * mutex, assigns positions, writes the frames with pwritev straight from the
  * producers' buffers, fdatasyncs once, and under the mutex publishes the new
- * durable end, marks the requests done and broadcasts. Producers whose
- * request is still not done elect the next leader the same way, so while one
- * batch is on its way to the disk the next one gathers. A batch is split
- * only where a segment rolls over.
+ * durable end, marks the requests done, signals each one's own condition
+ * variable and broadcasts to consumers. Then it hands the leader role to the
+ * oldest waiting request (signals it), so while one batch is on its way to
+ * the disk the next one gathers. Each waiter sleeps on its own condition
+ * variable: a batch wakes exactly its producers plus the next leader, not
+ * every waiter (a shared one made 32 producers spend their time in futex).
+ * A batch is split only where a segment rolls over.
  * Positions are assigned by the leader at write time, so a run of frames that
  * fails (ENOSPC, EIO) consumes no positions: the leader cuts the file back to
  * the durable end and those requests fail with CAIRN_IO. If the cut itself
@@ -443,8 +446,9 @@ typedef struct wal_request {
   int64_t position;         /* set by the leader */
   cairn_status status;      /* set by the leader; read once done */
   cairn_error *err;         /* the producer's (may be NULL) */
-  bool done;
-  struct wal_request *next;
+  bool done;                /* [mu] */
+  pthread_cond_t cv;        /* signalled when done, or to make it leader */
+  struct wal_request *next; /* [mu] queue link */
 } wal_request;
 
 typedef struct wal_channel {
@@ -452,7 +456,7 @@ typedef struct wal_channel {
   char *dir;                /* <root>/ch_<name> */
   pthread_mutex_t trunc_mu; /* serialises truncate (before mu) */
   pthread_mutex_t mu;
-  pthread_cond_t cv;        /* [mu] durable end moved or leader finished */
+  pthread_cond_t cv;        /* [mu] broadcast to consumers: durable end moved */
   bool on_disk;             /* [mu] the directory exists */
   int64_t first;            /* [mu] first kept position */
   int64_t next;             /* [mu] durable end: every position < next is fsync'ed */
@@ -474,6 +478,7 @@ typedef struct wal_mq {
   pthread_mutex_t mu;
   wal_channel **chans; /* [mu] sorted by name */
   size_t n_chans, cap_chans;
+  uint64_t st_records, st_bytes, st_syncs; /* atomic counters */
 } wal_mq;
 
 typedef struct wal_consumer {
@@ -987,16 +992,19 @@ static void flush_fail_run(wal_channel *ch, const wal_flush *f, int saved,
   }
 }
 
-/* Mark requests [from, to] done (mu held). */
+/* Mark requests [from, to] done and wake their producers (mu held, so no
+ * producer can return and free its request before we let go of it). */
 static void requests_done_nolock(wal_request *from, const wal_request *to,
                                  cairn_status st, const cairn_error *e) {
   for (wal_request *r = from; r != NULL;) {
     wal_request *next = r->next;
+    bool last = r == to;
     r->status = st;
     if (st != CAIRN_OK && r->err != NULL)
       *r->err = *e;
     r->done = true;
-    if (r == to)
+    pthread_cond_signal(&r->cv);
+    if (last)
       break;
     r = next;
   }
@@ -1021,6 +1029,10 @@ static cairn_status flush_batch(wal_mq *mq, wal_channel *ch, wal_flush *f,
       *batch = run; /* the run failed with the rest */
       return CAIRN_IO;
     }
+    uint64_t k = (uint64_t)(end->position - f->pos + 1);
+    __atomic_add_fetch(&mq->st_records, k, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&mq->st_bytes, bytes - k * WAL_FRAME, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&mq->st_syncs, 1, __ATOMIC_RELAXED);
     f->off += bytes;
     f->pos = end->position + 1;
     pthread_mutex_lock(&ch->mu);
@@ -1050,7 +1062,8 @@ static void leader_flush_nolock(wal_mq *mq, wal_channel *ch) {
   if (st != CAIRN_OK)
     requests_done_nolock(batch, NULL, st, &e);
   ch->flushing = false;
-  pthread_cond_broadcast(&ch->cv);
+  if (ch->queue != NULL) /* hand the role to the oldest waiting producer */
+    pthread_cond_signal(&ch->queue->cv);
 }
 
 static cairn_status wal_produce(cairn_mq *m, const char *channel,
@@ -1072,6 +1085,7 @@ static cairn_status wal_produce(cairn_mq *m, const char *channel,
                            "the log to recover",
                            channel);
   }
+  pthread_cond_init(&rq.cv, NULL);
   if (ch->queue_tail != NULL)
     ch->queue_tail->next = &rq;
   else
@@ -1081,9 +1095,10 @@ static cairn_status wal_produce(cairn_mq *m, const char *channel,
     if (!ch->flushing)
       leader_flush_nolock(mq, ch);
     else
-      pthread_cond_wait(&ch->cv, &ch->mu);
+      pthread_cond_wait(&rq.cv, &ch->mu);
   }
   pthread_mutex_unlock(&ch->mu);
+  pthread_cond_destroy(&rq.cv);
   if (rq.status == CAIRN_OK)
     *position = rq.position;
   return rq.status;
@@ -1411,6 +1426,20 @@ static cairn_status wal_consumer_next(cairn_mq_consumer *cc, int timeout_ms,
     c->seg_base = -1;
   }
   return st;
+}
+
+cairn_status cairn_mq_wal_stats_get(cairn_mq *m, cairn_mq_wal_stats *out,
+                                    cairn_error *err) {
+  if (out != NULL)
+    memset(out, 0, sizeof *out);
+  if (m == NULL || out == NULL || m->vt != &cairn_mq_embedded_vtable)
+    return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
+                           "log stats: not an embedded log handle");
+  wal_mq *mq = (wal_mq *)m;
+  out->records = __atomic_load_n(&mq->st_records, __ATOMIC_RELAXED);
+  out->bytes = __atomic_load_n(&mq->st_bytes, __ATOMIC_RELAXED);
+  out->syncs = __atomic_load_n(&mq->st_syncs, __ATOMIC_RELAXED);
+  return CAIRN_OK;
 }
 
 const cairn_mq_vtable cairn_mq_embedded_vtable = {

@@ -138,10 +138,15 @@ static void run_throughput(int threads, int count, size_t min_len,
   double rt = now_s() - r0;
   assert_int_equal(rbytes, bytes);
   cairn_mq_consumer_close(c);
-  printf("produce %2d threads x %5d msgs of %7zu..%7zu B: %7.1f MB/s, "
-         "%8.0f msg/s; consume %7.1f MB/s\n",
+  cairn_mq_wal_stats ws;
+  assert_int_equal(cairn_mq_wal_stats_get(mq, &ws, &err), CAIRN_OK);
+  assert_int_equal(ws.records, (uint64_t)next);
+  assert_int_equal(ws.bytes, bytes);
+  printf("produce %2d thr x %5d msgs %7zu..%7zu B: %6.1f MB/s %7.0f msg/s "
+         "%5.1f msgs/fsync %5.2f ms/fsync; consume %6.0f MB/s\n",
          threads, count, min_len, max_len, bytes / dt / 1e6,
-         threads * count / dt, rbytes / rt / 1e6);
+         threads * count / dt, (double)ws.records / (double)ws.syncs,
+         dt * 1e3 / (double)ws.syncs, rbytes / rt / 1e6);
   free(buf);
   free(th);
   free(w);
