@@ -431,7 +431,8 @@ static int read_entries(const char *path, dir_entry **out, size_t *n_out) {
     errno = ENOMEM;
     return -1;
   }
-  qsort(e, n, sizeof *e, cmp_entry);
+  if (n > 1)
+    qsort(e, n, sizeof *e, cmp_entry);
   *out = e, *n_out = n;
   return 0;
 }
