@@ -14,24 +14,7 @@
 #include <time.h>
 
 #include "cairn_internal.pb-c.h"
-#include "milvus.pb-c.h"
-#include "milvus_util.h"
-#include "proxy.h"
-
-struct cairn_proxy {
-  cairn_rpc_client *coord;     /* borrowed */
-  cairn_rpc_service *service;
-  const char *deploy_mode;
-  _Atomic int64_t next_identifier; /* Connect identifiers, never 0 */
-};
-
-#define PROXY_HANDLER(fn)                                                      \
-  static cairn_grpc_code fn(cairn_rpc_ctx *ctx, const ProtobufCMessage *msg,   \
-                            ProtobufCMessage **reply)
-
-static cairn_proxy *proxy_of(cairn_rpc_ctx *ctx) {
-  return (cairn_proxy *)ctx->user;
-}
+#include "proxy_internal.h"
 
 /* ---- forwarding to the coordinator ---- */
 
@@ -53,8 +36,7 @@ static const char *short_name(const char *path) {
   return slash ? slash + 1 : path;
 }
 
-/* A reply of the given type carrying only an error status. */
-static ProtobufCMessage *error_reply(cairn_arena *arena,
+ProtobufCMessage *proxy_error_reply(cairn_arena *arena,
                                      const ProtobufCMessageDescriptor *desc,
                                      const cairn_error *err) {
   mpb_status *status = cairn_pb_status_err(arena, err);
@@ -71,8 +53,8 @@ static ProtobufCMessage *error_reply(cairn_arena *arena,
   return m;
 }
 
-static cairn_grpc_code forward(cairn_rpc_ctx *ctx, const ProtobufCMessage *msg,
-                               ProtobufCMessage **reply) {
+cairn_grpc_code proxy_forward(cairn_rpc_ctx *ctx, const ProtobufCMessage *msg,
+                              ProtobufCMessage **reply) {
   const char *name = short_name(ctx->method);
   const ProtobufCMethodDescriptor *m =
       protobuf_c_service_descriptor_get_method_by_name(
@@ -88,7 +70,7 @@ static cairn_grpc_code forward(cairn_rpc_ctx *ctx, const ProtobufCMessage *msg,
   cairn_error err = {0};
   if (cairn_rpc_call(proxy_of(ctx)->coord, path, msg, m->output, &opts,
                      ctx->arena, reply, &err) != CAIRN_OK)
-    *reply = error_reply(ctx->arena, m->output, &err);
+    *reply = proxy_error_reply(ctx->arena, m->output, &err);
   return *reply != NULL ? CAIRN_GRPC_OK : CAIRN_GRPC_RESOURCE_EXHAUSTED;
 }
 
@@ -112,7 +94,7 @@ static cairn_status check_database(cairn_rpc_ctx *ctx, cairn_error *err) {
   return CAIRN_OK;
 }
 
-PROXY_HANDLER(h_connect) {
+static PROXY_HANDLER(h_connect) {
   (void)msg;
   cairn_error err = {0};
   Milvus__Proto__Milvus__ConnectResponse *r =
@@ -133,7 +115,7 @@ PROXY_HANDLER(h_connect) {
   return CAIRN_GRPC_OK;
 }
 
-PROXY_HANDLER(h_get_version) {
+static PROXY_HANDLER(h_get_version) {
   (void)msg;
   Milvus__Proto__Milvus__GetVersionResponse *r =
       CAIRN_ARENA_NEW(ctx->arena, Milvus__Proto__Milvus__GetVersionResponse, 1);
@@ -144,7 +126,7 @@ PROXY_HANDLER(h_get_version) {
   return CAIRN_GRPC_OK;
 }
 
-PROXY_HANDLER(h_check_health) {
+static PROXY_HANDLER(h_check_health) {
   (void)msg;
   Milvus__Proto__Milvus__CheckHealthResponse *r =
       CAIRN_ARENA_NEW(ctx->arena, Milvus__Proto__Milvus__CheckHealthResponse, 1);
@@ -173,30 +155,52 @@ PROXY_HANDLER(h_check_health) {
   return CAIRN_GRPC_OK;
 }
 
-PROXY_HANDLER(h_forward) { return forward(ctx, msg, reply); }
 
-/* Every catalogue method of the public service that the coordinator serves
- * under the same name. */
+/* Catalogue methods forwarded unchanged to the coordinator method of the
+ * same name. */
 static const char *const forwarded[] = {
     "AllocTimestamp",  "CreateDatabase",   "DropDatabase",
     "ListDatabases",   "AlterDatabase",    "DescribeDatabase",
-    "CreateCollection", "DropCollection",  "HasCollection",
-    "DescribeCollection", "ShowCollections", "AlterCollection",
-    "RenameCollection", "GetCollectionStatistics", "CreatePartition",
+    "HasCollection",   "DescribeCollection", "ShowCollections",
+    "AlterCollection", "RenameCollection", "CreatePartition",
     "DropPartition",   "HasPartition",     "ShowPartitions",
-    "GetPartitionStatistics", "LoadCollection", "ReleaseCollection",
-    "LoadPartitions",  "ReleasePartitions", "GetLoadingProgress",
-    "GetLoadState",    "CreateAlias",      "DropAlias",
-    "AlterAlias",      "DescribeAlias",    "ListAliases",
-    "CreateIndex",     "DescribeIndex",    "GetIndexState",
+    "GetPartitionStatistics", "ReleasePartitions", "CreateAlias",
+    "DropAlias",       "AlterAlias",       "DescribeAlias",
+    "ListAliases",     "DescribeIndex",    "GetIndexState",
     "GetIndexBuildProgress", "DropIndex",  NULL,
 };
 
+/* Methods with a data-path side. Without a data path the catalogue ones
+ * are plain forwards and the others are not served (UNIMPLEMENTED). */
+static const struct {
+  cairn_rpc_method method;
+  bool catalogue;
+} data_methods[] = {
+    {{"CreateCollection", proxy_create_collection}, true},
+    {{"DropCollection", proxy_drop_collection}, true},
+    {{"LoadCollection", proxy_load_collection}, true},
+    {{"LoadPartitions", proxy_load_partitions}, true},
+    {{"ReleaseCollection", proxy_release_collection}, true},
+    {{"GetLoadingProgress", proxy_loading_progress}, true},
+    {{"GetLoadState", proxy_load_state}, true},
+    {{"CreateIndex", proxy_create_index}, true},
+    {{"GetCollectionStatistics", proxy_collection_statistics}, true},
+    {{"Insert", proxy_insert}, false},
+    {{"Upsert", proxy_upsert}, false},
+    {{"Delete", proxy_delete}, false},
+    {{"Flush", proxy_flush}, false},
+    {{"GetFlushState", proxy_flush_state}, false},
+    {{"Search", proxy_search}, false},
+    {{"HybridSearch", proxy_hybrid_search}, false},
+    {{"Query", proxy_query}, false},
+};
+#define N_DATA_METHODS (sizeof data_methods / sizeof data_methods[0])
+
 static cairn_status build_service(cairn_proxy *p, cairn_error *err) {
-  size_t n = 0;
+  size_t n = 0, n_data = N_DATA_METHODS;
   while (forwarded[n] != NULL)
     n++;
-  cairn_rpc_method *methods = calloc(n + 4, sizeof *methods);
+  cairn_rpc_method *methods = calloc(n + n_data + 4, sizeof *methods);
   if (methods == NULL)
     return cairn_error_set(err, CAIRN_NOMEM, NULL);
   size_t k = 0;
@@ -204,7 +208,14 @@ static cairn_status build_service(cairn_proxy *p, cairn_error *err) {
   methods[k++] = (cairn_rpc_method){"GetVersion", h_get_version};
   methods[k++] = (cairn_rpc_method){"CheckHealth", h_check_health};
   for (size_t i = 0; i < n; i++)
-    methods[k++] = (cairn_rpc_method){forwarded[i], h_forward};
+    methods[k++] = (cairn_rpc_method){forwarded[i], proxy_forward};
+  for (size_t i = 0; i < N_DATA_METHODS; i++) {
+    if (p->data != NULL)
+      methods[k++] = data_methods[i].method;
+    else if (data_methods[i].catalogue)
+      methods[k++] = (cairn_rpc_method){data_methods[i].method.name,
+                                        proxy_forward};
+  }
   cairn_status st = cairn_rpc_service_new(
       &milvus__proto__milvus__milvus_service__descriptor, methods, p,
       &p->service, err);
@@ -221,6 +232,11 @@ cairn_status cairn_proxy_new(cairn_rpc_client *coord,
     return cairn_error_set(err, CAIRN_NOMEM, NULL);
   p->coord = coord;
   p->deploy_mode = opts && opts->deploy_mode ? opts->deploy_mode : "STANDALONE";
+  if (opts != NULL && opts->data != NULL && opts->mq != NULL) {
+    p->mq = opts->mq;
+    p->data = opts->data;
+    p->data_ctx = opts->data_ctx;
+  }
   /* Identifiers start from the clock so that restarts do not reuse them. */
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);

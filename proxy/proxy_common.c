@@ -1,0 +1,135 @@
+/*
+ * proxy_common.c — coordinator calls and collection resolution shared by the
+ * proxy's data handlers.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cairn_internal.pb-c.h"
+#include "fielddata.h"
+#include "proxy_internal.h"
+
+const mpb_status *proxy_reply_status(const ProtobufCMessage *reply) {
+  if (reply->descriptor == &milvus__proto__common__status__descriptor)
+    return (const mpb_status *)reply;
+  const ProtobufCFieldDescriptor *f =
+      protobuf_c_message_descriptor_get_field_by_name(reply->descriptor,
+                                                      "status");
+  if (f == NULL)
+    return NULL;
+  return *(mpb_status *const *)((const char *)reply + f->offset);
+}
+
+/* The cairn status whose Milvus code is `code` (INTERNAL if none). */
+static cairn_status status_from_code(int code) {
+  for (int st = 0; st < CAIRN_STATUS_COUNT; st++)
+    if (cairn_status_milvus_code((cairn_status)st) == code)
+      return (cairn_status)st;
+  return CAIRN_INTERNAL;
+}
+
+cairn_status proxy_coord_call(cairn_rpc_ctx *ctx, const char *method,
+                              const ProtobufCMessage *req,
+                              const ProtobufCMessageDescriptor *reply_desc,
+                              ProtobufCMessage **reply, cairn_error *err) {
+  char path[256];
+  snprintf(path, sizeof path, "/cairn.internal.CoordService/%s", method);
+  cairn_rpc_call_opts opts = {.dbname = cairn_pb_db_name(NULL, ctx->dbname),
+                              .authorization = ctx->authorization};
+  cairn_status st = cairn_rpc_call(proxy_of(ctx)->coord, path, req, reply_desc,
+                                   &opts, ctx->arena, reply, err);
+  if (st != CAIRN_OK)
+    return st;
+  const mpb_status *s = proxy_reply_status(*reply);
+  if (s != NULL && (s->code != 0 || s->error_code != 0))
+    return cairn_error_set(err, status_from_code(s->code), "%s", s->reason);
+  return CAIRN_OK;
+}
+
+static cairn_status load_partitions(cairn_rpc_ctx *ctx, proxy_coll *c,
+                                    cairn_error *err) {
+  Milvus__Proto__Milvus__ShowPartitionsRequest req =
+      MILVUS__PROTO__MILVUS__SHOW_PARTITIONS_REQUEST__INIT;
+  req.db_name = (char *)c->db;
+  req.collection_name = c->desc->collection_name;
+  ProtobufCMessage *out = NULL;
+  cairn_status st = proxy_coord_call(
+      ctx, "ShowPartitions", &req.pb_base,
+      &milvus__proto__milvus__show_partitions_response__descriptor, &out, err);
+  if (st != CAIRN_OK)
+    return st;
+  Milvus__Proto__Milvus__ShowPartitionsResponse *r =
+      (Milvus__Proto__Milvus__ShowPartitionsResponse *)out;
+  c->n_partitions = r->n_partition_names;
+  c->partition_names = r->partition_names;
+  c->partition_ids = r->partitionids;
+  return CAIRN_OK;
+}
+
+cairn_status proxy_coll_open(cairn_rpc_ctx *ctx, const char *db_field,
+                             const char *name, proxy_coll *out,
+                             cairn_error *err) {
+  memset(out, 0, sizeof *out);
+  out->db = cairn_pb_db_name(db_field, ctx->dbname);
+  Milvus__Proto__Milvus__DescribeCollectionRequest req =
+      MILVUS__PROTO__MILVUS__DESCRIBE_COLLECTION_REQUEST__INIT;
+  req.db_name = (char *)out->db;
+  req.collection_name = (char *)(name ? name : "");
+  ProtobufCMessage *reply = NULL;
+  cairn_status st = proxy_coord_call(
+      ctx, "DescribeCollection", &req.pb_base,
+      &milvus__proto__milvus__describe_collection_response__descriptor, &reply,
+      err);
+  if (st != CAIRN_OK)
+    return st;
+  out->desc = (Milvus__Proto__Milvus__DescribeCollectionResponse *)reply;
+  out->id = out->desc->collectionid;
+  st = cairn_schema_from_pb(out->desc->schema, &out->schema, err);
+  if (st == CAIRN_OK)
+    st = load_partitions(ctx, out, err);
+  if (st != CAIRN_OK)
+    proxy_coll_release(out);
+  return st;
+}
+
+void proxy_coll_release(proxy_coll *c) {
+  cairn_schema_free(c->schema);
+  c->schema = NULL;
+}
+
+int64_t proxy_partition_id(const proxy_coll *c, const char *name) {
+  for (size_t i = 0; i < c->n_partitions; i++)
+    if (strcmp(c->partition_names[i], name) == 0)
+      return c->partition_ids[i];
+  return -1;
+}
+
+cairn_status proxy_need_data(cairn_rpc_ctx *ctx, cairn_error *err) {
+  if (proxy_of(ctx)->data == NULL)
+    return cairn_error_set(err, CAIRN_UNIMPLEMENTED,
+                           "this proxy has no data path configured");
+  return CAIRN_OK;
+}
+
+cairn_status proxy_check_loaded(cairn_rpc_ctx *ctx, const proxy_coll *c,
+                                char *const *partitions, size_t n,
+                                cairn_error *err) {
+  Milvus__Proto__Milvus__GetLoadStateRequest req =
+      MILVUS__PROTO__MILVUS__GET_LOAD_STATE_REQUEST__INIT;
+  req.db_name = (char *)c->db;
+  req.collection_name = c->desc->collection_name;
+  req.partition_names = (char **)partitions;
+  req.n_partition_names = n;
+  ProtobufCMessage *out = NULL;
+  cairn_status st = proxy_coord_call(
+      ctx, "GetLoadState", &req.pb_base,
+      &milvus__proto__milvus__get_load_state_response__descriptor, &out, err);
+  if (st != CAIRN_OK)
+    return st;
+  if (((Milvus__Proto__Milvus__GetLoadStateResponse *)out)->state !=
+      MILVUS__PROTO__COMMON__LOAD_STATE__LoadStateLoaded)
+    return cairn_error_set(err, CAIRN_COLLECTION_NOT_LOADED,
+                           "collection not loaded[collection=%s]",
+                           c->desc->collection_name);
+  return CAIRN_OK;
+}

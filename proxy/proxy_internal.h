@@ -1,0 +1,97 @@
+/*
+ * proxy_internal.h — what the proxy's handler files share: the proxy
+ * struct, calls to the coordinator, and the resolved view of a collection a
+ * data request addresses. Not for use outside proxy/.
+ */
+#ifndef CAIRN_PROXY_INTERNAL_H
+#define CAIRN_PROXY_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include "milvus.pb-c.h"
+#include "milvus_util.h"
+#include "proxy.h"
+#include "schema.h"
+
+struct cairn_proxy {
+  cairn_rpc_client *coord;         /* borrowed */
+  cairn_rpc_service *service;
+  const char *deploy_mode;
+  cairn_mq *mq;                    /* borrowed; NULL: no data path */
+  const cairn_dataplane_ops *data; /* NULL: no data path */
+  void *data_ctx;
+  _Atomic int64_t next_identifier; /* Connect identifiers, never 0 */
+};
+
+#define PROXY_HANDLER(fn)                                                      \
+  cairn_grpc_code fn(cairn_rpc_ctx *ctx, const ProtobufCMessage *msg,          \
+                     ProtobufCMessage **reply)
+
+static inline cairn_proxy *proxy_of(cairn_rpc_ctx *ctx) {
+  return (cairn_proxy *)ctx->user;
+}
+
+/* Call CoordService.<method> with req; *reply of type reply_desc in the
+ * arena. A transport failure or a non-success Status in the reply becomes
+ * the returned status and err (the coordinator's message kept). */
+cairn_status proxy_coord_call(cairn_rpc_ctx *ctx, const char *method,
+                              const ProtobufCMessage *req,
+                              const ProtobufCMessageDescriptor *reply_desc,
+                              ProtobufCMessage **reply, cairn_error *err);
+/* A reply of type desc carrying only an error status (or NULL on OOM). */
+ProtobufCMessage *proxy_error_reply(cairn_arena *arena,
+                                    const ProtobufCMessageDescriptor *desc,
+                                    const cairn_error *err);
+/* Forward the request unchanged to the coordinator method of the same name. */
+cairn_grpc_code proxy_forward(cairn_rpc_ctx *ctx, const ProtobufCMessage *msg,
+                              ProtobufCMessage **reply);
+/* The status of a forwarded reply (its `status` field, or itself). */
+const mpb_status *proxy_reply_status(const ProtobufCMessage *reply);
+
+/* A collection as a data request sees it. */
+typedef struct proxy_coll {
+  const char *db;
+  Milvus__Proto__Milvus__DescribeCollectionResponse *desc; /* in the arena */
+  cairn_schema *schema;    /* owned: proxy_coll_release */
+  int64_t id;
+  size_t n_partitions;
+  char **partition_names;  /* in the arena */
+  int64_t *partition_ids;
+} proxy_coll;
+
+/* Resolve a collection by name (or alias) in the request's database, with
+ * its partitions. */
+cairn_status proxy_coll_open(cairn_rpc_ctx *ctx, const char *db_field,
+                             const char *name, proxy_coll *out,
+                             cairn_error *err);
+void proxy_coll_release(proxy_coll *c);
+/* Partition id by name, or -1. */
+int64_t proxy_partition_id(const proxy_coll *c, const char *name);
+/* The data path is configured, else a clear error. */
+cairn_status proxy_need_data(cairn_rpc_ctx *ctx, cairn_error *err);
+/* Whether the collection is loaded (whole, or all partitions named). */
+cairn_status proxy_check_loaded(cairn_rpc_ctx *ctx, const proxy_coll *c,
+                                char *const *partitions, size_t n,
+                                cairn_error *err);
+
+/* Handlers by file. */
+PROXY_HANDLER(proxy_insert);
+PROXY_HANDLER(proxy_upsert);
+PROXY_HANDLER(proxy_delete);
+PROXY_HANDLER(proxy_flush);
+PROXY_HANDLER(proxy_flush_state);
+PROXY_HANDLER(proxy_search);
+PROXY_HANDLER(proxy_hybrid_search);
+PROXY_HANDLER(proxy_query);
+/* Catalogue calls with data-path side effects (proxy_hooks.c). */
+PROXY_HANDLER(proxy_create_collection);
+PROXY_HANDLER(proxy_drop_collection);
+PROXY_HANDLER(proxy_load_collection);
+PROXY_HANDLER(proxy_load_partitions);
+PROXY_HANDLER(proxy_release_collection);
+PROXY_HANDLER(proxy_loading_progress);
+PROXY_HANDLER(proxy_load_state);
+PROXY_HANDLER(proxy_create_index);
+PROXY_HANDLER(proxy_collection_statistics);
+
+#endif
