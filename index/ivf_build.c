@@ -251,6 +251,20 @@ static cairn_status list_push(ivf_list *L, size_t cs, uint32_t pos,
   return CAIRN_OK;
 }
 
+/* Trims a list's spare capacity after a batch (a later add regrows it). */
+static void shrink(ivf_list *L, size_t cs) {
+  if (L->cap == L->n || L->n == 0)
+    return;
+  uint32_t *p = realloc(L->pos, L->n * sizeof(uint32_t));
+  if (p == NULL)
+    return;
+  L->pos = p;
+  L->cap = L->n; /* codes may keep a larger block if its shrink fails */
+  uint8_t *c = realloc(L->codes, (size_t)L->n * cs);
+  if (c != NULL)
+    L->codes = c;
+}
+
 static cairn_status ivf_add(cairn_index *ix, size_t n, const void *vecs,
                             cairn_error *err) {
   ivf *v = ix->impl;
@@ -274,6 +288,8 @@ static cairn_status ivf_add(cairn_index *ix, size_t n, const void *vecs,
   free(assign);
   free(code);
   free(r);
+  for (uint32_t l = 0; st == CAIRN_OK && l < v->nlist; l++)
+    shrink(&v->lists[l], v->code_size);
   return st == CAIRN_OK ? CAIRN_OK
                         : cairn_error_set(err, CAIRN_NOMEM, "out of memory adding to IVF");
 }
