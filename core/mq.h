@@ -90,6 +90,7 @@ int cairn_mq_channel_valid(const char *name);
 /* Open backend "embedded" (a directory, created if missing). */
 cairn_status cairn_mq_open(const char *backend, const char *location,
                            cairn_mq **out, cairn_error *err);
+/* Close every consumer first; no other call on mq may run during close. */
 void cairn_mq_close(cairn_mq *mq);
 
 /* Append one message; *position (may be NULL) receives its offset. Returns
