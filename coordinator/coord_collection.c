@@ -207,15 +207,7 @@ static cairn_status create_collection(cairn_rpc_ctx *ctx,
   return st;
 }
 
-static COORD_HANDLER(h_create_collection) {
-  cairn_error err = {0};
-  cairn_catalog_lock(coord_of(ctx)->cat);
-  create_collection(ctx,
-                    (const Milvus__Proto__Milvus__CreateCollectionRequest *)msg,
-                    &err);
-  cairn_catalog_unlock(coord_of(ctx)->cat);
-  return coord_reply_status(ctx, &err, reply);
-}
+COORD_DDL_HANDLER(h_create_collection, create_collection, Milvus__Proto__Milvus__CreateCollectionRequest)
 
 /* Aliases that point at collection id. */
 cairn_status coord_aliases_of(cairn_coord *coord, cairn_arena *arena,
@@ -273,14 +265,7 @@ static cairn_status drop_collection(cairn_rpc_ctx *ctx,
   return st;
 }
 
-static COORD_HANDLER(h_drop_collection) {
-  cairn_error err = {0};
-  cairn_catalog_lock(coord_of(ctx)->cat);
-  drop_collection(ctx, (const Milvus__Proto__Milvus__DropCollectionRequest *)msg,
-                  &err);
-  cairn_catalog_unlock(coord_of(ctx)->cat);
-  return coord_reply_status(ctx, &err, reply);
-}
+COORD_DDL_HANDLER(h_drop_collection, drop_collection, Milvus__Proto__Milvus__DropCollectionRequest)
 
 static COORD_HANDLER(h_has_collection) {
   const Milvus__Proto__Milvus__HasCollectionRequest *req =
@@ -443,15 +428,7 @@ static cairn_status alter_collection(cairn_rpc_ctx *ctx,
   return st;
 }
 
-static COORD_HANDLER(h_alter_collection) {
-  cairn_error err = {0};
-  cairn_catalog_lock(coord_of(ctx)->cat);
-  alter_collection(ctx,
-                   (const Milvus__Proto__Milvus__AlterCollectionRequest *)msg,
-                   &err);
-  cairn_catalog_unlock(coord_of(ctx)->cat);
-  return coord_reply_status(ctx, &err, reply);
-}
+COORD_DDL_HANDLER(h_alter_collection, alter_collection, Milvus__Proto__Milvus__AlterCollectionRequest)
 
 static cairn_status check_rename_target(cairn_coord *coord, cairn_arena *arena,
                                         const cat_db *db, const char *name,
@@ -517,15 +494,7 @@ static cairn_status rename_collection(cairn_rpc_ctx *ctx,
   return st;
 }
 
-static COORD_HANDLER(h_rename_collection) {
-  cairn_error err = {0};
-  cairn_catalog_lock(coord_of(ctx)->cat);
-  rename_collection(ctx,
-                    (const Milvus__Proto__Milvus__RenameCollectionRequest *)msg,
-                    &err);
-  cairn_catalog_unlock(coord_of(ctx)->cat);
-  return coord_reply_status(ctx, &err, reply);
-}
+COORD_DDL_HANDLER(h_rename_collection, rename_collection, Milvus__Proto__Milvus__RenameCollectionRequest)
 
 static COORD_HANDLER(h_collection_statistics) {
   const Milvus__Proto__Milvus__GetCollectionStatisticsRequest *req =

@@ -57,14 +57,7 @@ static cairn_status create_database(cairn_rpc_ctx *ctx,
   return st;
 }
 
-static COORD_HANDLER(h_create_database) {
-  cairn_error err = {0};
-  cairn_catalog_lock(coord_of(ctx)->cat);
-  create_database(ctx, (const Milvus__Proto__Milvus__CreateDatabaseRequest *)msg,
-                  &err);
-  cairn_catalog_unlock(coord_of(ctx)->cat);
-  return coord_reply_status(ctx, &err, reply);
-}
+COORD_DDL_HANDLER(h_create_database, create_database, Milvus__Proto__Milvus__CreateDatabaseRequest)
 
 static cairn_status drop_database(cairn_rpc_ctx *ctx,
                                   const Milvus__Proto__Milvus__DropDatabaseRequest *req,
@@ -99,14 +92,7 @@ static cairn_status drop_database(cairn_rpc_ctx *ctx,
   return cairn_catalog_delete_db(coord->cat, db, err);
 }
 
-static COORD_HANDLER(h_drop_database) {
-  cairn_error err = {0};
-  cairn_catalog_lock(coord_of(ctx)->cat);
-  drop_database(ctx, (const Milvus__Proto__Milvus__DropDatabaseRequest *)msg,
-                &err);
-  cairn_catalog_unlock(coord_of(ctx)->cat);
-  return coord_reply_status(ctx, &err, reply);
-}
+COORD_DDL_HANDLER(h_drop_database, drop_database, Milvus__Proto__Milvus__DropDatabaseRequest)
 
 static COORD_HANDLER(h_list_databases) {
   (void)msg;
@@ -153,14 +139,7 @@ static cairn_status alter_database(cairn_rpc_ctx *ctx,
   return cairn_catalog_put_db(coord->cat, db, err);
 }
 
-static COORD_HANDLER(h_alter_database) {
-  cairn_error err = {0};
-  cairn_catalog_lock(coord_of(ctx)->cat);
-  alter_database(ctx, (const Milvus__Proto__Milvus__AlterDatabaseRequest *)msg,
-                 &err);
-  cairn_catalog_unlock(coord_of(ctx)->cat);
-  return coord_reply_status(ctx, &err, reply);
-}
+COORD_DDL_HANDLER(h_alter_database, alter_database, Milvus__Proto__Milvus__AlterDatabaseRequest)
 
 static COORD_HANDLER(h_describe_database) {
   const Milvus__Proto__Milvus__DescribeDatabaseRequest *req =

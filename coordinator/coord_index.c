@@ -241,14 +241,7 @@ static cairn_status create_index(cairn_rpc_ctx *ctx,
   return st;
 }
 
-static COORD_HANDLER(h_create_index) {
-  cairn_error err = {0};
-  cairn_catalog_lock(coord_of(ctx)->cat);
-  create_index(ctx, (const Milvus__Proto__Milvus__CreateIndexRequest *)msg,
-               &err);
-  cairn_catalog_unlock(coord_of(ctx)->cat);
-  return coord_reply_status(ctx, &err, reply);
-}
+COORD_DDL_HANDLER(h_create_index, create_index, Milvus__Proto__Milvus__CreateIndexRequest)
 
 static const char *field_name_of(const cat_coll *c, int64_t id) {
   for (size_t i = 0; i < c->schema->n_fields; i++)
@@ -423,13 +416,7 @@ static cairn_status drop_index(cairn_rpc_ctx *ctx,
   return cairn_catalog_put_collection(coord_of(ctx)->cat, c, err);
 }
 
-static COORD_HANDLER(h_drop_index) {
-  cairn_error err = {0};
-  cairn_catalog_lock(coord_of(ctx)->cat);
-  drop_index(ctx, (const Milvus__Proto__Milvus__DropIndexRequest *)msg, &err);
-  cairn_catalog_unlock(coord_of(ctx)->cat);
-  return coord_reply_status(ctx, &err, reply);
-}
+COORD_DDL_HANDLER(h_drop_index, drop_index, Milvus__Proto__Milvus__DropIndexRequest)
 
 const cairn_rpc_method coord_index_methods[] = {
     {"CreateIndex", h_create_index},

@@ -27,6 +27,17 @@ struct cairn_coord {
   cairn_grpc_code fn(cairn_rpc_ctx *ctx, const ProtobufCMessage *msg,          \
                      ProtobufCMessage **reply)
 
+/* A DDL handler that answers a Status: runs fn(ctx, req, &err) under the
+ * catalogue lock. */
+#define COORD_DDL_HANDLER(handler, fn, ReqType)                                \
+  static COORD_HANDLER(handler) {                                              \
+    cairn_error err = {0};                                                     \
+    cairn_catalog_lock(coord_of(ctx)->cat);                                    \
+    fn(ctx, (const ReqType *)msg, &err);                                       \
+    cairn_catalog_unlock(coord_of(ctx)->cat);                                  \
+    return coord_reply_status(ctx, &err, reply);                               \
+  }
+
 static inline cairn_coord *coord_of(cairn_rpc_ctx *ctx) {
   return (cairn_coord *)ctx->user;
 }

@@ -54,15 +54,7 @@ static cairn_status create_partition(cairn_rpc_ctx *ctx,
   return st;
 }
 
-static COORD_HANDLER(h_create_partition) {
-  cairn_error err = {0};
-  cairn_catalog_lock(coord_of(ctx)->cat);
-  create_partition(ctx,
-                   (const Milvus__Proto__Milvus__CreatePartitionRequest *)msg,
-                   &err);
-  cairn_catalog_unlock(coord_of(ctx)->cat);
-  return coord_reply_status(ctx, &err, reply);
-}
+COORD_DDL_HANDLER(h_create_partition, create_partition, Milvus__Proto__Milvus__CreatePartitionRequest)
 
 static bool partition_loaded(const cat_coll *c, const char *name) {
   for (size_t i = 0; i < c->n_loaded_partitions; i++)
@@ -103,14 +95,7 @@ static cairn_status drop_partition(cairn_rpc_ctx *ctx,
   return cairn_catalog_put_collection(coord->cat, c, err);
 }
 
-static COORD_HANDLER(h_drop_partition) {
-  cairn_error err = {0};
-  cairn_catalog_lock(coord_of(ctx)->cat);
-  drop_partition(ctx, (const Milvus__Proto__Milvus__DropPartitionRequest *)msg,
-                 &err);
-  cairn_catalog_unlock(coord_of(ctx)->cat);
-  return coord_reply_status(ctx, &err, reply);
-}
+COORD_DDL_HANDLER(h_drop_partition, drop_partition, Milvus__Proto__Milvus__DropPartitionRequest)
 
 static COORD_HANDLER(h_has_partition) {
   const Milvus__Proto__Milvus__HasPartitionRequest *req =

@@ -116,13 +116,7 @@ static cairn_status save_segments(cairn_rpc_ctx *ctx,
   return st;
 }
 
-static COORD_HANDLER(h_save_segments) {
-  cairn_error err = {0};
-  cairn_catalog_lock(coord_of(ctx)->cat);
-  save_segments(ctx, (const Cairn__Internal__SaveSegmentsRequest *)msg, &err);
-  cairn_catalog_unlock(coord_of(ctx)->cat);
-  return coord_reply_status(ctx, &err, reply);
-}
+COORD_DDL_HANDLER(h_save_segments, save_segments, Cairn__Internal__SaveSegmentsRequest)
 
 static bool partition_wanted(const Cairn__Internal__ListSegmentsRequest *req,
                              int64_t partition) {
@@ -225,13 +219,7 @@ static cairn_status save_index(cairn_rpc_ctx *ctx,
   return cairn_meta_put(coord_of(ctx)->meta, key, buf, len, 0, NULL, err);
 }
 
-static COORD_HANDLER(h_save_segment_index) {
-  cairn_error err = {0};
-  cairn_catalog_lock(coord_of(ctx)->cat);
-  save_index(ctx, (const Cairn__Internal__SaveSegmentIndexRequest *)msg, &err);
-  cairn_catalog_unlock(coord_of(ctx)->cat);
-  return coord_reply_status(ctx, &err, reply);
-}
+COORD_DDL_HANDLER(h_save_segment_index, save_index, Cairn__Internal__SaveSegmentIndexRequest)
 
 cairn_status coord_drop_collection_data(cairn_coord *coord, const cat_coll *c,
                                         cairn_error *err) {
