@@ -56,6 +56,9 @@ typedef struct cairn_querynode_options {
   cairn_objstore *objstore;   /* borrowed */
   cairn_rpc_client *coord;    /* borrowed: CoordService */
   int search_threads;         /* 0: number of cores */
+  int strong_timeout_ms;      /* strong reads wait at most this long for
+                                 the consumers (then CAIRN_NOT_READY);
+                                 0: 10,000 */
 } cairn_querynode_options;
 
 cairn_status cairn_querynode_open(const cairn_querynode_options *opts,
@@ -128,10 +131,14 @@ typedef struct cairn_qn_query {
   int64_t offset;
   int64_t limit;                   /* < 0: no limit */
   bool strong;
+  bool count_only;                 /* count(*): only *n_rows is set (the
+                                      number of matching rows, offset and
+                                      limit ignored); no FieldData built */
   cairn_qn_output output;
 } cairn_qn_query;
 
-/* Query: matching rows (pk order within a segment, segments in order) as
+/* Query: matching rows (row order within a segment, segments in order:
+ * sealed by channel then start position, then the growing ones) as
  * FieldData columns in arena (pk first, then output fields). */
 cairn_status cairn_querynode_query(cairn_querynode *qn, const cairn_qn_query *req,
                                    cairn_arena *arena,

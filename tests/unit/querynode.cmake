@@ -1,0 +1,9 @@
+# Unit tests of the querynode role (querynode/querynode.h): exact search
+# against a brute-force oracle, deletes/upserts, refresh during searches,
+# index files, query/count. Included by tests/unit/CMakeLists.txt.
+if(TARGET cairn_querynode)
+  cairn_unit_test(test_querynode
+    SOURCES test_querynode.c test_querynode_util.c
+    LIBS cairn_querynode cairn_coordinator cairn_rpc cairn_proto cairn_core
+         cairn_index cairn_expr)
+endif()
