@@ -267,7 +267,8 @@ cairn_status qn_scan_range(const cairn_colview *v, size_t n_rows,
       hits[n++] = (qn_hit){to_key(&s, sc), (int64_t)r};
     }
   }
-  qsort(hits, n, sizeof *hits, cmp_key);
+  if (n > 1)
+    qsort(hits, n, sizeof *hits, cmp_key);
   for (size_t i = 0; i < n; i++)
     hits[i].score = cairn_metric_higher_is_better(metric) ? -hits[i].score : hits[i].score;
   *out = hits;

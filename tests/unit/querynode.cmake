@@ -7,3 +7,10 @@ if(TARGET cairn_querynode)
     LIBS cairn_querynode cairn_coordinator cairn_rpc cairn_proto cairn_core
          cairn_index cairn_expr)
 endif()
+if(TARGET cairn_querynode)
+  cairn_unit_test(test_querynode_bench
+    SOURCES test_querynode_bench.c test_querynode_util.c
+    LIBS cairn_querynode cairn_coordinator cairn_rpc cairn_proto cairn_core
+         cairn_index cairn_expr)
+  set_tests_properties(test_querynode_bench PROPERTIES LABELS bench)
+endif()
