@@ -160,7 +160,16 @@ void tu_reset(tu_fx *f) {
   f->arena = cairn_arena_new();
 }
 
+bool tu_random_vectors;
+
 float tu_vec(int64_t g, int64_t j) {
+  if (tu_random_vectors) {
+    uint64_t x = (uint64_t)g * 0x9E3779B97F4A7C15ull ^ (uint64_t)j * 0xC2B2AE3D27D4EB4Full;
+    x ^= x >> 31;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 29;
+    return (float)(x >> 40) / (float)(1u << 24);
+  }
   return (float)((g * 31 + j * 7) % 1000) * 0.01f + (float)j;
 }
 

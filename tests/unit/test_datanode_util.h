@@ -50,6 +50,9 @@ void tu_close(tu_fx *f);
 void tu_reset(tu_fx *f);
 
 float tu_vec(int64_t g, int64_t j);
+/* When set, tu_vec is a hash of (g, j) uniform in [0, 1) instead (bench
+ * data without structure). */
+extern bool tu_random_vectors;
 
 /* Produces one InsertEntry of rows [g0, g0+n) at timestamp ts to channel
  * ch of the fixture's collection, partition part. Returns the position. */
