@@ -218,6 +218,44 @@ static void test_seal_by_rows(void **state) {
   tu_close(&f);
 }
 
+static bool one_segment(tu_fx *f) {
+  Cairn__Data__SegmentInfo **segs;
+  size_t n;
+  tu_reset(f);
+  tu_list(f, &segs, &n, NULL, NULL);
+  return n >= 1;
+}
+
+static void test_seal_by_age_and_bytes(void **state) {
+  (void)state;
+  tu_fx f;
+  tu_open(&f, "aged", 1, 8);
+  cairn_datanode_options o = {.mq = f.mq, .objstore = f.store,
+                              .coord = f.client, .seal_age_ms = 200};
+  cairn_datanode *dn = NULL;
+  assert_int_equal(cairn_datanode_open(&o, &dn, NULL), CAIRN_OK);
+  assert_int_equal(cairn_datanode_watch(dn, f.coll_id, NULL), CAIRN_OK);
+  produce(&f, 0, 0, 1, false);
+  assert_false(tu_wait(&f, one_segment, 50)); /* not yet */
+  assert_true(tu_wait(&f, one_segment, 5000));
+  assert_int_equal(tu_checkpoint(&f, 0), 1);
+  cairn_datanode_close(dn);
+  /* bytes: every entry is well over 100 bytes, so each is cut alone */
+  o.seal_age_ms = 0;
+  o.seal_bytes = 100;
+  assert_int_equal(cairn_datanode_open(&o, &dn, NULL), CAIRN_OK);
+  assert_int_equal(cairn_datanode_watch(dn, f.coll_id, NULL), CAIRN_OK);
+  produce(&f, 0, 1, 3, false);
+  assert_true(tu_wait(&f, three_segments, 5000));
+  assert_int_equal(tu_checkpoint(&f, 0), 3);
+  int *seen = calloc(MAX_G, sizeof *seen);
+  tu_reset(&f);
+  assert_int_equal(check_all(&f, seen), 3 * ROWS);
+  free(seen);
+  cairn_datanode_close(dn);
+  tu_close(&f);
+}
+
 /* pks of the inserts at positions >= from of channel ch, added to seen */
 static void seen_in_log(tu_fx *f, size_t ch, int64_t from, int *seen) {
   cairn_mq_consumer *c = NULL;
@@ -383,6 +421,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_flush),
       cmocka_unit_test(test_seal_by_rows),
+      cmocka_unit_test(test_seal_by_age_and_bytes),
       cmocka_unit_test(test_restart),
       cmocka_unit_test(test_conflict),
       cmocka_unit_test(test_drop),
