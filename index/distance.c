@@ -240,6 +240,22 @@ static float p_ip_f32_u8(const float *q, const uint8_t *r, size_t d) {
   return s;
 }
 
+static float p_l2_u8(const uint8_t *a, const uint8_t *b, size_t d) {
+  int64_t s = 0;
+  for (size_t i = 0; i < d; i++) {
+    int32_t t = (int32_t)a[i] - b[i];
+    s += t * t;
+  }
+  return (float)s;
+}
+
+static float p_ip_u8(const uint8_t *a, const uint8_t *b, size_t d) {
+  int64_t s = 0;
+  for (size_t i = 0; i < d; i++)
+    s += (int32_t)a[i] * b[i];
+  return (float)s;
+}
+
 static const cairn_kernels portable_kernels = {
     .name = "portable",
     .l2_f32 = p_l2_f32,
@@ -260,6 +276,8 @@ static const cairn_kernels portable_kernels = {
     .sq8_ip = p_sq8_ip,
     .l2_f32_u8 = p_l2_f32_u8,
     .ip_f32_u8 = p_ip_f32_u8,
+    .l2_u8 = p_l2_u8,
+    .ip_u8 = p_ip_u8,
 };
 
 const cairn_kernels *cairn_kernels_portable(void) { return &portable_kernels; }

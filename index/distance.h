@@ -65,6 +65,9 @@ typedef struct cairn_kernels {
    * storage of integer-valued data): squared L2 and inner product. */
   float (*l2_f32_u8)(const float *q, const uint8_t *r, size_t d);
   float (*ip_f32_u8)(const float *q, const uint8_t *r, size_t d);
+  /* uint8 against uint8, computed exactly in integers (d < 2^15). */
+  float (*l2_u8)(const uint8_t *a, const uint8_t *b, size_t d);
+  float (*ip_u8)(const uint8_t *a, const uint8_t *b, size_t d);
 } cairn_kernels;
 
 /* The best table for this CPU (never NULL). */

@@ -43,6 +43,7 @@ static void hnsw_destroy(cairn_index *ix) {
     free(s->pool);
     free(s->nbuf);
     free(s->fresh);
+    free(s->qbytes);
     free(s);
   }
   pthread_mutex_destroy(&h->global);

@@ -55,6 +55,8 @@ typedef struct hnsw_scratch {
   size_t pool_cap;
   uint32_t *nbuf;      /* neighbour buffer (copy of a link list) */
   uint32_t *fresh;     /* unvisited neighbours of the node being expanded */
+  uint8_t *qbytes;     /* the query as uint8 (compact storage), dim bytes */
+  size_t qbytes_cap;
   struct hnsw_scratch *next;
 } hnsw_scratch;
 
@@ -87,26 +89,36 @@ static inline const uint8_t *hnsw_row(const cairn_index *ix, const hnsw *h,
   return h->vecs + (size_t)node * ix->dim * h->elem;
 }
 
-/* Internal distance of a float query to a stored node. */
+/* A query as the distance code sees it: float32 values, and for compact
+ * storage also their uint8 form when they are all integers in [0, 255]
+ * (then distances are computed exactly in integers). */
+typedef struct hnsw_query {
+  const float *f;   /* NULL when only bytes are known (build time) */
+  const uint8_t *b; /* NULL unless elem == 1 and the query is integral */
+} hnsw_query;
+
+/* Internal distance of a query to a stored node. */
 static inline float hnsw_dist(const cairn_index *ix, const hnsw *h,
-                              const float *q, uint32_t node) {
+                              const hnsw_query *q, uint32_t node) {
   const uint8_t *r = hnsw_row(ix, h, node);
+  bool l2 = ix->metric == CAIRN_METRIC_L2;
   if (h->elem == 4)
-    return cairn_fdist(ix, q, (const float *)(const void *)r);
-  return ix->metric == CAIRN_METRIC_L2 ? ix->k->l2_f32_u8(q, r, ix->dim)
-                                       : -ix->k->ip_f32_u8(q, r, ix->dim);
+    return cairn_fdist(ix, q->f, (const float *)(const void *)r);
+  if (q->b != NULL)
+    return l2 ? ix->k->l2_u8(q->b, r, ix->dim) : -ix->k->ip_u8(q->b, r, ix->dim);
+  return l2 ? ix->k->l2_f32_u8(q->f, r, ix->dim) : -ix->k->ip_f32_u8(q->f, r, ix->dim);
 }
 
-/* A stored node as float32 (into out, dim floats). */
-static inline void hnsw_decode(const cairn_index *ix, const hnsw *h,
-                               uint32_t node, float *out) {
+/* The query form of a stored node (no copy). */
+static inline hnsw_query hnsw_node_query(const cairn_index *ix, const hnsw *h,
+                                         uint32_t node) {
   const uint8_t *r = hnsw_row(ix, h, node);
-  if (h->elem == 4) {
-    __builtin_memcpy(out, r, ix->dim * sizeof(float));
-    return;
-  }
-  for (uint32_t j = 0; j < ix->dim; j++)
-    out[j] = (float)r[j];
+  hnsw_query q = {NULL, NULL};
+  if (h->elem == 4)
+    q.f = (const float *)(const void *)r;
+  else
+    q.b = r;
+  return q;
 }
 
 #if defined(__x86_64__)
@@ -134,13 +146,13 @@ void hnsw_scratch_put(const hnsw *h, hnsw_scratch *s);
 
 /* hnsw_search.c */
 /* Greedy descent on one upper level from *ep (distance *dep). */
-void hnsw_greedy(const cairn_index *ix, const hnsw *h, const float *q,
+void hnsw_greedy(const cairn_index *ix, const hnsw *h, const hnsw_query *q,
                  int level, bool locked, uint32_t *ep, float *dep,
                  hnsw_scratch *s);
 /* Beam search of one level from ep with a pool of ef; returns the pool
  * size; the pool (s->pool) is sorted nearest first. When top is given,
  * every visited node that passes filter is also pushed into it. */
-int hnsw_search_level(const cairn_index *ix, const hnsw *h, const float *q,
+int hnsw_search_level(const cairn_index *ix, const hnsw *h, const hnsw_query *q,
                       uint32_t ep, float dep, int ef, int level, bool locked,
                       hnsw_scratch *s, const cairn_bitset *filter,
                       cairn_topk *top);

@@ -43,16 +43,16 @@ typedef struct build_ctx {
  * cand[0..n) sorted ascending; the kept ones are compacted to the front;
  * returns how many were kept (<= max). */
 static int select_heuristic(const cairn_index *ix, const hnsw *h,
-                            hnsw_cand *cand, int n, int max, float *buf) {
+                            hnsw_cand *cand, int n, int max) {
   if (n <= max)
     return n;
   int kept = 0;
   for (int i = 0; i < n && kept < max; i++) {
     uint32_t c = cand[i].id & ~HNSW_EXPANDED;
-    hnsw_decode(ix, h, c, buf);
+    hnsw_query qc = hnsw_node_query(ix, h, c);
     bool good = true;
     for (int j = 0; j < kept; j++)
-      if (hnsw_dist(ix, h, buf, cand[j].id) < cand[i].d) {
+      if (hnsw_dist(ix, h, &qc, cand[j].id) < cand[i].d) {
         good = false;
         break;
       }
@@ -73,8 +73,7 @@ static int cmp_cand(const void *a, const void *b) {
 /* Adds a link node -> cur at level, shrinking node's list with the
  * heuristic when full. */
 static void add_reverse(const cairn_index *ix, hnsw *h, uint32_t node,
-                        uint32_t cur, int level, hnsw_cand *tmp, float *vn,
-                        float *buf) {
+                        uint32_t cur, int level, hnsw_cand *tmp) {
   uint32_t cap = level == 0 ? h->M0 : h->M;
   hnsw_lock(h, node);
   uint32_t *l = hnsw_links(h, node, level);
@@ -90,15 +89,15 @@ static void add_reverse(const cairn_index *ix, hnsw *h, uint32_t node,
     hnsw_unlock(h, node);
     return;
   }
-  hnsw_decode(ix, h, node, vn);
+  hnsw_query vn = hnsw_node_query(ix, h, node);
   for (uint32_t j = 0; j < n; j++) {
     tmp[j].id = l[j + 1];
-    tmp[j].d = hnsw_dist(ix, h, vn, l[j + 1]);
+    tmp[j].d = hnsw_dist(ix, h, &vn, l[j + 1]);
   }
   tmp[n].id = cur;
-  tmp[n].d = hnsw_dist(ix, h, vn, cur);
+  tmp[n].d = hnsw_dist(ix, h, &vn, cur);
   qsort(tmp, n + 1, sizeof *tmp, cmp_cand);
-  int kept = select_heuristic(ix, h, tmp, (int)n + 1, (int)cap, buf);
+  int kept = select_heuristic(ix, h, tmp, (int)n + 1, (int)cap);
   for (int j = 0; j < kept; j++)
     l[j + 1] = tmp[j].id;
   l[0] = (uint32_t)kept;
@@ -107,9 +106,8 @@ static void add_reverse(const cairn_index *ix, hnsw *h, uint32_t node,
 
 /* Links node cur into the graph (Algorithm 1). */
 static void insert_node(const cairn_index *ix, hnsw *h, uint32_t cur,
-                        hnsw_scratch *s, hnsw_cand *tmp, float *fb) {
-  /* fb: 3 * dim floats of worker scratch: the new node, two decode buffers */
-  float *q = fb, *b1 = fb + ix->dim, *b2 = fb + 2 * ix->dim;
+                        hnsw_scratch *s, hnsw_cand *tmp) {
+  hnsw_query qq = hnsw_node_query(ix, h, cur), *q = &qq;
   int level = h->levels[cur];
   pthread_mutex_lock(&h->global);
   int top = h->max_level;
@@ -117,7 +115,6 @@ static void insert_node(const cairn_index *ix, hnsw *h, uint32_t cur,
   bool hold = level > top;
   if (!hold)
     pthread_mutex_unlock(&h->global);
-  hnsw_decode(ix, h, cur, q);
   float dep = hnsw_dist(ix, h, q, ep);
   for (int l = top; l > level; l--)
     hnsw_greedy(ix, h, q, l, true, &ep, &dep, s);
@@ -133,7 +130,7 @@ static void insert_node(const cairn_index *ix, hnsw *h, uint32_t cur,
     dep = s->pool[0].d;
     for (int i = 0; i < size; i++)
       s->pool[i].id &= ~HNSW_EXPANDED;
-    int kept = select_heuristic(ix, h, s->pool, size, (int)h->M, b1);
+    int kept = select_heuristic(ix, h, s->pool, size, (int)h->M);
     hnsw_lock(h, cur);
     uint32_t *mine = hnsw_links(h, cur, l);
     for (int i = 0; i < kept; i++)
@@ -141,7 +138,7 @@ static void insert_node(const cairn_index *ix, hnsw *h, uint32_t cur,
     mine[0] = (uint32_t)kept;
     hnsw_unlock(h, cur);
     for (int i = 0; i < kept; i++)
-      add_reverse(ix, h, s->pool[i].id, cur, l, tmp, b1, b2);
+      add_reverse(ix, h, s->pool[i].id, cur, l, tmp);
   }
   if (hold) {
     h->entry = cur;
@@ -156,11 +153,9 @@ static void *build_worker(void *arg) {
   size_t pool = (size_t)c->ix->params.efConstruction;
   hnsw_scratch *s = hnsw_scratch_get(h, c->end, pool);
   hnsw_cand *tmp = malloc((h->M0 + 2) * sizeof *tmp);
-  float *fb = malloc(3 * (size_t)c->ix->dim * sizeof(float));
-  if (s == NULL || tmp == NULL || fb == NULL) {
+  if (s == NULL || tmp == NULL) {
     c->st = CAIRN_NOMEM;
     free(tmp);
-    free(fb);
     if (s)
       hnsw_scratch_put(h, s);
     return NULL;
@@ -169,10 +164,9 @@ static void *build_worker(void *arg) {
     size_t i = __atomic_fetch_add(&c->next, 1, __ATOMIC_RELAXED);
     if (i >= c->end)
       break;
-    insert_node(c->ix, h, (uint32_t)i, s, tmp, fb);
+    insert_node(c->ix, h, (uint32_t)i, s, tmp);
   }
   free(tmp);
-  free(fb);
   hnsw_scratch_put(h, s);
   return NULL;
 }

@@ -27,6 +27,7 @@
  * `locked` variants (build time) copy a link list under the node's spin
  * lock before reading it, because other threads may be rewriting it.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "hnsw.h"
@@ -49,11 +50,11 @@ static inline const uint32_t *read_links(const hnsw *h, uint32_t node,
 }
 
 static inline float dist_to(const cairn_index *ix, const hnsw *h,
-                            const float *q, uint32_t node) {
+                            const hnsw_query *q, uint32_t node) {
   return hnsw_dist(ix, h, q, node);
 }
 
-void hnsw_greedy(const cairn_index *ix, const hnsw *h, const float *q,
+void hnsw_greedy(const cairn_index *ix, const hnsw *h, const hnsw_query *q,
                  int level, bool locked, uint32_t *ep, float *dep,
                  hnsw_scratch *s) {
   bool changed = true;
@@ -101,16 +102,16 @@ static inline int pool_insert(hnsw_cand *pool, int *size, int L, float d,
 
 static inline void prefetch_vec(const cairn_index *ix, const hnsw *h,
                                 uint32_t node) {
+  /* whole vector up to 512 bytes (glove-size rows arrive complete); for
+   * longer rows the first lines start the hardware prefetcher's stream */
   const char *p = (const char *)hnsw_row(ix, h, node);
   size_t bytes = ix->dim * h->elem;
-  __builtin_prefetch(p);
-  if (bytes > 64)
-    __builtin_prefetch(p + 64);
-  if (bytes > 128)
-    __builtin_prefetch(p + 128);
+  size_t lim = bytes < 512 ? bytes : 256;
+  for (size_t off = 0; off < lim; off += 64)
+    __builtin_prefetch(p + off);
 }
 
-int hnsw_search_level(const cairn_index *ix, const hnsw *h, const float *q,
+int hnsw_search_level(const cairn_index *ix, const hnsw *h, const hnsw_query *q,
                       uint32_t ep, float dep, int ef, int level, bool locked,
                       hnsw_scratch *s, const cairn_bitset *filter,
                       cairn_topk *top) {
@@ -130,6 +131,8 @@ int hnsw_search_level(const cairn_index *ix, const hnsw *h, const float *q,
     uint32_t cur = pool[k].id;
     pool[k].id |= HNSW_EXPANDED;
     const uint32_t *l = read_links(h, cur, level, locked, s);
+    if (k + 1 < size) /* the likely next expansion: fetch its links early */
+      __builtin_prefetch(hnsw_links(h, pool[k + 1].id & ~HNSW_EXPANDED, level));
     /* phase 1: collect unvisited neighbours, prefetch them */
     uint32_t n = l[0], m = 0;
     for (uint32_t j = 1; j <= n; j++) {
@@ -159,7 +162,7 @@ int hnsw_search_level(const cairn_index *ix, const hnsw *h, const float *q,
 }
 
 /* Exact scan of the rows that pass the filter. */
-static void exact_filtered(const cairn_index *ix, const hnsw *h, const float *q,
+static void exact_filtered(const cairn_index *ix, const hnsw *h, const hnsw_query *q,
                            const cairn_bitset *filter, cairn_topk *top) {
   size_t lim = ix->n < filter->nbits ? ix->n : filter->nbits;
   for (size_t w = 0; w < lim; w += 64) {
@@ -176,17 +179,39 @@ static void exact_filtered(const cairn_index *ix, const hnsw *h, const float *q,
   }
 }
 
+/* For compact storage: the query as bytes when it is integral in [0, 255]
+ * (*out stays NULL otherwise). False only when out of memory. */
+static bool query_bytes(const cairn_index *ix, hnsw_scratch *s, const float *q,
+                        const uint8_t **out) {
+  *out = NULL;
+  for (uint32_t j = 0; j < ix->dim; j++)
+    if (!(q[j] >= 0.0f && q[j] <= 255.0f && q[j] == (float)(int)q[j]))
+      return true;
+  if (s->qbytes_cap < ix->dim) {
+    free(s->qbytes);
+    s->qbytes = malloc(ix->dim);
+    s->qbytes_cap = s->qbytes ? ix->dim : 0;
+    if (s->qbytes == NULL)
+      return false;
+  }
+  for (uint32_t j = 0; j < ix->dim; j++)
+    s->qbytes[j] = (uint8_t)q[j];
+  *out = s->qbytes;
+  return true;
+}
+
 cairn_status hnsw_search(const cairn_index *ix, const void *query,
                          const cairn_search_params *sp,
                          const cairn_bitset *filter, cairn_topk *top,
                          cairn_error *err) {
   const hnsw *h = ix->impl;
-  const float *q = query;
+  hnsw_query qq = {query, NULL}, *q = &qq;
   if (ix->n == 0 || h->max_level < 0)
     return CAIRN_OK;
   int ef = sp->ef > 0 ? sp->ef : ix->params.ef > 0 ? ix->params.ef : 64;
   if (ef < top->k)
     ef = top->k;
+  bool exact = false;
   if (filter != NULL) {
     size_t pass = cairn_bitset_count(filter, ix->n);
     if (pass == 0)
@@ -195,14 +220,19 @@ cairn_status hnsw_search(const cairn_index *ix, const void *query,
     double wide = ef / sel;
     int cap = ef > HNSW_MAX_FILTER_EF ? ef : HNSW_MAX_FILTER_EF;
     ef = wide > cap ? cap : (int)wide;
-    if ((double)pass <= (double)ef * h->M) {
-      exact_filtered(ix, h, q, filter, top);
-      return CAIRN_OK;
-    }
+    exact = (double)pass <= (double)ef * h->M;
   }
   hnsw_scratch *s = hnsw_scratch_get(h, ix->n, (size_t)ef);
-  if (s == NULL)
+  if (s == NULL || (h->elem == 1 && !query_bytes(ix, s, qq.f, &qq.b))) {
+    if (s != NULL)
+      hnsw_scratch_put(h, s);
     return cairn_error_set(err, CAIRN_NOMEM, "out of memory for HNSW search");
+  }
+  if (exact) {
+    exact_filtered(ix, h, q, filter, top);
+    hnsw_scratch_put(h, s);
+    return CAIRN_OK;
+  }
   uint32_t ep = h->entry;
   float dep = dist_to(ix, h, q, ep);
   for (int l = h->max_level; l > 0; l--)

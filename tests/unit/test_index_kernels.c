@@ -61,6 +61,8 @@ static void check_table(const cairn_kernels *k) {
     assert_int_equal((int64_t)k->l2_i8(ia, ib, d), (int64_t)p->l2_i8(ia, ib, d));
     assert_int_equal((int64_t)k->ip_i8(ia, ib, d), (int64_t)p->ip_i8(ia, ib, d));
     assert_int_equal(k->hamming(ua, ub, d), p->hamming(ua, ub, d));
+    assert_int_equal((int64_t)k->l2_u8(ua, ub, d), (int64_t)p->l2_u8(ua, ub, d));
+    assert_int_equal((int64_t)k->ip_u8(ua, ub, d), (int64_t)p->ip_u8(ua, ub, d));
     assert_close(k->jaccard(ua, ub, d), p->jaccard(ua, ub, d), "jaccard", d);
     /* batched forms: 5 rows laid out from a (a and b are contiguous) */
     float outk[4], outp[4];
