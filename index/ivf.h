@@ -43,12 +43,19 @@ typedef struct ivf {
   float *vmin, *vdiff;/* SQ8: dim each */
   uint32_t m, ksub, dsub; /* PQ */
   float *codebooks;   /* PQ: m * ksub * dsub floats */
+  float *pq_pre;      /* PQ + L2: nlist * m * ksub floats, derived (not
+                         stored in files): |cb_s[c]|^2 + 2 <centroid_l,s, cb_s[c]> */
 } ivf;
 
 /* ivf_build.c */
 /* Nearest list of each row. */
 void ivf_assign(const cairn_index *ix, const ivf *v, const void *rows,
                 size_t n, uint32_t *out);
+
+/* PQ + L2: (re)computes pq_pre from centroids and codebooks, so a query
+ * needs one table -2 <q_s, cb_s[c]> plus one add per probed list:
+ * |q - c - r|^2 = |q - c|^2 + sum_s (pq_pre[l][s][code_s] - 2 <q_s, cb_s[code_s]>). */
+cairn_status ivf_pq_precompute(const cairn_index *ix, ivf *v);
 
 /* ivf_search.c */
 cairn_status ivf_search(const cairn_index *ix, const void *query,

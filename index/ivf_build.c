@@ -61,6 +61,7 @@ static void ivf_destroy(cairn_index *ix) {
   free(v->vmin);
   free(v->vdiff);
   free(v->codebooks);
+  free(v->pq_pre);
   free(v);
   ix->impl = NULL;
 }
@@ -170,6 +171,39 @@ done:
   return st;
 }
 
+cairn_status ivf_pq_precompute(const cairn_index *ix, ivf *v) {
+  free(v->pq_pre);
+  v->pq_pre = NULL;
+  if (ix->metric != CAIRN_METRIC_L2 || v->codebooks == NULL || v->centroids == NULL)
+    return CAIRN_OK;
+  size_t per_list = (size_t)v->m * v->ksub;
+  v->pq_pre = malloc((size_t)v->nlist * per_list * sizeof(float));
+  float *norms = malloc(per_list * sizeof(float));
+  if (v->pq_pre == NULL || norms == NULL) {
+    free(norms);
+    free(v->pq_pre);
+    v->pq_pre = NULL;
+    return CAIRN_NOMEM;
+  }
+  for (uint32_t s = 0; s < v->m; s++)
+    for (uint32_t c = 0; c < v->ksub; c++) {
+      const float *cb = v->codebooks + ((size_t)s * v->ksub + c) * v->dsub;
+      norms[(size_t)s * v->ksub + c] = ix->k->ip_f32(cb, cb, v->dsub);
+    }
+  for (uint32_t l = 0; l < v->nlist; l++) {
+    float *t = v->pq_pre + (size_t)l * per_list;
+    const float *cent = v->centroids + (size_t)l * ix->dim;
+    for (uint32_t s = 0; s < v->m; s++)
+      ix->k->ip_f32_batch(cent + (size_t)s * v->dsub,
+                          v->codebooks + (size_t)s * v->ksub * v->dsub, v->ksub,
+                          v->dsub, t + (size_t)s * v->ksub);
+    for (size_t i = 0; i < per_list; i++)
+      t[i] = norms[i] + 2 * t[i];
+  }
+  free(norms);
+  return CAIRN_OK;
+}
+
 static cairn_status ivf_train(cairn_index *ix, size_t n, const void *vecs,
                               cairn_error *err) {
   ivf *v = ix->impl;
@@ -195,6 +229,8 @@ static cairn_status ivf_train(cairn_index *ix, size_t n, const void *vecs,
     if (v->codebooks == NULL)
       return cairn_error_set(err, CAIRN_NOMEM, NULL);
     st = train_pq(ix, v, n, vecs, err);
+    if (st == CAIRN_OK && ivf_pq_precompute(ix, v) != CAIRN_OK)
+      st = cairn_error_set(err, CAIRN_NOMEM, "out of memory for PQ tables");
   }
   return st;
 }
@@ -301,6 +337,7 @@ static size_t ivf_memory(const cairn_index *ix) {
   m += v->bcentroids ? v->nlist * ix->dim / 8 : 0;
   m += v->vmin ? 2 * ix->dim * sizeof(float) : 0;
   m += v->codebooks ? (size_t)v->m * v->ksub * v->dsub * sizeof(float) : 0;
+  m += v->pq_pre ? (size_t)v->nlist * v->m * v->ksub * sizeof(float) : 0;
   for (uint32_t l = 0; l < v->nlist; l++)
     m += (size_t)v->lists[l].cap * (sizeof(uint32_t) + v->code_size);
   return m;

@@ -86,6 +86,8 @@ cairn_status ivf_load(cairn_index *ix, cairn_reader *r, cairn_error *err) {
     if (!read_opt(r, (size_t)v->m * v->ksub * v->dsub * sizeof(float),
                   (void **)&v->codebooks) || (v->codebooks != NULL) != have)
       return corrupt(err, "PQ codebooks");
+    if (ivf_pq_precompute(ix, v) != CAIRN_OK)
+      return cairn_error_set(err, CAIRN_NOMEM, "out of memory for PQ tables");
   }
   if (ix->n > 0 && (!have || !ix->trained))
     return corrupt(err, "training state");

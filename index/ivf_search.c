@@ -8,8 +8,9 @@
  *   - SQ8, IP: a_j = q_j vdiff_j / 255, base = sum q_j vmin_j, so
  *     q.decode(c) = base + sum a_j c_j;
  *   - PQ, IP: table T[s][c] = q_s . codebook_s[c], shared by all lists;
- *     PQ, L2: table of |(q - centroid)_s - codebook_s[c]|^2, rebuilt per
- *     probed list (residual encoding).
+ *     PQ, L2: Q[s][c] = -2 q_s . codebook_s[c] once, and per probed list
+ *     the precomputed |cb|^2 + 2 centroid.cb table (ivf.h) added to it, so
+ *     |q - c - r|^2 = |q - c|^2 + sum_s table[s][code_s] (as FAISS does).
  *
  * Filtered search: rows failing the bitset are skipped before any
  * distance is computed; nprobe is widened to nprobe / selectivity (up to
@@ -32,8 +33,8 @@ typedef struct ivf_query {
   const uint8_t *bq;    /* binary query */
   float *qp, *w, *a;    /* SQ8 preparation */
   float base;           /* SQ8 IP constant */
-  float *lut;           /* PQ table m * ksub */
-  float *res;           /* PQ residual query (dim) */
+  float *lut;           /* PQ table m * ksub (per list for L2) */
+  float *qtab;          /* PQ + L2: -2 <q_s, cb_s[c]>, m * ksub */
 } ivf_query;
 
 static void pq_table(const cairn_index *ix, const ivf *v, const float *q,
@@ -74,7 +75,7 @@ static inline float code_dist(const cairn_index *ix, const ivf *v,
                                          : -(p->base + ix->k->sq8_ip(p->a, c, ix->dim));
   case CAIRN_INDEX_IVF_PQ: {
     float s = pq_sum(p->lut, v->m, v->ksub, c);
-    return ix->metric == CAIRN_METRIC_L2 ? s : -(bias + s);
+    return ix->metric == CAIRN_METRIC_L2 ? bias + s : -(bias + s);
   }
   default:
     return cairn_bdist(ix, p->bq, c);
@@ -127,12 +128,18 @@ static cairn_status prepare(const cairn_index *ix, const ivf *v, const void *q,
       p->base += p->q[j] * v->vmin[j];
     }
   } else if (ix->type == CAIRN_INDEX_IVF_PQ) {
-    p->lut = malloc(((size_t)v->m * v->ksub + d) * sizeof(float));
+    size_t t = (size_t)v->m * v->ksub;
+    p->lut = malloc(2 * t * sizeof(float));
     if (p->lut == NULL)
       return CAIRN_NOMEM;
-    p->res = p->lut + (size_t)v->m * v->ksub;
-    if (ix->metric != CAIRN_METRIC_L2)
+    p->qtab = p->lut + t;
+    if (ix->metric != CAIRN_METRIC_L2) {
       pq_table(ix, v, p->q, false, p->lut);
+    } else {
+      pq_table(ix, v, p->q, false, p->qtab);
+      for (size_t i = 0; i < t; i++)
+        p->qtab[i] *= -2.0f;
+    }
   }
   return CAIRN_OK;
 }
@@ -185,11 +192,12 @@ cairn_status ivf_search(const cairn_index *ix, const void *query,
     uint32_t l = coarse.pos[i];
     float bias = 0;
     if (ix->type == CAIRN_INDEX_IVF_PQ) {
-      const float *cent = v->centroids + (size_t)l * ix->dim;
       if (ix->metric == CAIRN_METRIC_L2) {
-        for (size_t j = 0; j < ix->dim; j++)
-          p.res[j] = p.q[j] - cent[j];
-        pq_table(ix, v, p.res, true, p.lut);
+        size_t t = (size_t)v->m * v->ksub;
+        const float *pre = v->pq_pre + (size_t)l * t;
+        for (size_t j = 0; j < t; j++)
+          p.lut[j] = pre[j] + p.qtab[j];
+        bias = coarse.dist[i]; /* |q - centroid|^2 */
       } else {
         bias = -coarse.dist[i]; /* q . centroid */
       }
