@@ -2,7 +2,8 @@
  * roles.c — start-up and shutdown of a role process.
  *
  * Order of start-up: configuration -> logging -> data directory -> meta
- * store -> coordinator and/or proxy -> gRPC server -> HTTP server -> the
+ * store -> coordinator -> (standalone) log, object store, datanode,
+ * indexnode, querynode -> proxy -> gRPC server -> HTTP server -> the
  * "cairn listening" line on stdout -> wait for SIGINT/SIGTERM. Shutdown runs
  * the same list backwards: HTTP marked unhealthy, gRPC drained (grace
  * period), roles closed, meta store closed (its last writes are durable).
@@ -29,6 +30,7 @@
 #include "proxy.h"
 #include "roles.h"
 #include "rpc.h"
+#include "standalone_data.h"
 
 #define SHUTDOWN_GRACE_MS 5000
 
@@ -39,6 +41,7 @@ typedef struct role_state {
   cairn_coord *coord;
   cairn_rpc_client *coord_client;
   cairn_proxy *proxy;
+  standalone_data *data; /* standalone only: datanode, indexnode, querynode */
   cairn_rpc_server *grpc;
   cairn_http *http;
 } role_state;
@@ -125,6 +128,8 @@ static cairn_status start_roles(role_state *s, cairn_error *err) {
   if (s->role == CAIRN_ROLE_STANDALONE) {
     st = cairn_rpc_client_new_direct(cairn_coord_service(s->coord),
                                      &s->coord_client, err);
+    if (st == CAIRN_OK)
+      st = standalone_data_open(s->cfg, s->coord_client, &s->data, err);
   } else {
     const char *addr = cairn_config_string(s->cfg, "coordinator.address");
     if (addr[0] == '\0')
@@ -138,6 +143,11 @@ static cairn_status start_roles(role_state *s, cairn_error *err) {
   cairn_proxy_options opts = {.deploy_mode = s->role == CAIRN_ROLE_STANDALONE
                                                  ? "STANDALONE"
                                                  : "CLUSTER"};
+  if (s->data != NULL) {
+    opts.mq = standalone_data_mq(s->data);
+    opts.data = standalone_data_ops();
+    opts.data_ctx = s->data;
+  }
   if (st == CAIRN_OK)
     st = cairn_proxy_new(s->coord_client, &opts, &s->proxy, err);
   return st;
@@ -185,6 +195,7 @@ static void stop_all(role_state *s) {
   cairn_rpc_server_stop(s->grpc, SHUTDOWN_GRACE_MS);
   cairn_http_stop(s->http);
   cairn_proxy_free(s->proxy);
+  standalone_data_close(s->data);
   cairn_rpc_client_free(s->coord_client);
   cairn_coord_close(s->coord);
   cairn_meta_close(s->meta);

@@ -155,11 +155,17 @@ cairn_status proxy_output_fields(cairn_arena *arena, const cairn_schema *s,
   memset(out, 0, sizeof *out);
   int64_t *ids = CAIRN_ARENA_NEW(arena, int64_t, s->n_fields + 1);
   const char **keys = CAIRN_ARENA_NEW(arena, const char *, n + 1);
-  char **shown = CAIRN_ARENA_NEW(arena, char *, s->n_fields + n + 1);
+  char **shown = CAIRN_ARENA_NEW(arena, char *, s->n_fields + n + 2);
   bool *taken = CAIRN_ARENA_NEW(arena, bool, s->n_fields + 1);
   const cairn_field *dyn = cairn_schema_dynamic(s);
+  const cairn_field *pk = cairn_schema_primary(s);
   bool whole_dynamic = false;
   size_t n_ids = 0, n_keys = 0, n_shown = 0;
+  /* The primary key is always returned and always named (PROTOCOL.md
+   * §0.6: the Node SDK reads a hit's key from the named columns only); the
+   * querynode adds its column by itself. */
+  taken[pk - s->fields] = true;
+  shown[n_shown++] = pk->name;
   for (size_t i = 0; i < n; i++) {
     const char *name = names[i];
     const cairn_field *f = cairn_schema_field(s, name);
@@ -194,6 +200,10 @@ cairn_status proxy_output_fields(cairn_arena *arena, const cairn_schema *s,
     if (whole_dynamic)
       n_keys = 0;
   }
+  /* Names of fixed fields point into the schema, which the handler frees
+   * before the reply is packed: the reply gets arena copies. */
+  for (size_t i = 0; i < n_shown; i++)
+    shown[i] = cairn_arena_strdup(arena, shown[i]);
   out->field_ids = ids;
   out->n_fields = n_ids;
   out->dynamic_keys = keys;
@@ -515,8 +525,7 @@ static cairn_status count_rows(cairn_rpc_ctx *ctx, const proxy_coll *c,
   if (q->filter == NULL && q->n_partition_ids == 0) {
     st = p->data->count(p->data_ctx, c->id, q->strong, &count, err);
   } else {
-    int64_t pk = cairn_schema_primary(c->schema)->id;
-    q->output = (cairn_qn_output){.field_ids = &pk, .n_fields = 1};
+    q->count_only = true;
     Milvus__Proto__Schema__FieldData **fields = NULL;
     size_t n_fields = 0, n_rows = 0;
     st = p->data->query(p->data_ctx, q, ctx->arena, &fields, &n_fields, &n_rows, err);

@@ -13,7 +13,8 @@ run_suite() { # build-dir cmake-args...
   shift
   cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
   ninja -C "$dir" -j "$jobs"
-  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900)
+  # Benchmarks and perf probes stay off the test run (bench/ has them).
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 900 -LE "bench|perf")
 }
 
 echo "== release build: unit + sdk tests"

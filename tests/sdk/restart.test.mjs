@@ -66,7 +66,13 @@ async function snapshot(c) {
       } else {
         fails(di, E.INDEX_NOT_FOUND, 'DescribeIndex');
       }
-      const ls = ok(await c.getLoadState({ db_name: db, collection_name: name }), 'GetLoadState');
+      // A loaded collection reloads in the background after a restart:
+      // Loading is a passing state, so wait for it to settle.
+      let ls = ok(await c.getLoadState({ db_name: db, collection_name: name }), 'GetLoadState');
+      for (let i = 0; i < 100 && ls.state === 'LoadStateLoading'; i++) {
+        await sleep(100);
+        ls = ok(await c.getLoadState({ db_name: db, collection_name: name }), 'GetLoadState');
+      }
       entry.collections[name] = {
         collectionID: d.collectionID,
         created_timestamp: d.created_timestamp,
@@ -212,6 +218,11 @@ t('build a catalogue, kill -9, restart: everything describes identically; new id
   base = await crashAndCheck(base, 'restart 1');
   // The loaded partition is still loaded, the other not.
   const c2 = srv.client;
+  for (let i = 0; i < 100; i++) {
+    const st = ok(await c2.getLoadState({ db_name: 'restart_db_a', collection_name: 'parts', partition_names: ['p1'] })).state;
+    if (st !== 'LoadStateLoading') break;
+    await sleep(100);
+  }
   assert.equal(ok(await c2.getLoadState({ db_name: 'restart_db_a', collection_name: 'parts', partition_names: ['p1'] })).state, 'LoadStateLoaded');
   assert.equal(ok(await c2.getLoadState({ db_name: 'restart_db_a', collection_name: 'parts', partition_names: ['p3'] })).state, 'LoadStateNotLoad');
 });
