@@ -1,9 +1,11 @@
 /* coord_partition.c — partition DDL: create, drop, has, show, statistics.
  * Collections with a partition key manage their partitions themselves: users
  * may not create or drop partitions there (as in Milvus). */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cairn_data.pb-c.h"
 #include "coord_internal.h"
 
 static int find_partition(const cat_coll *c, const char *name) {
@@ -185,9 +187,20 @@ static COORD_HANDLER(h_partition_statistics) {
                       "partition not found[collection=%s][partition=%s]",
                       c->name, req->partition_name ? req->partition_name : "");
     } else {
-      /* The catalogue holds no rows: the data path reports real counts. */
+      /* Rows of the partition's sealed segments (growing rows are not
+       * counted until flushed, as in Milvus). */
+      int64_t part = c->partitions[find_partition(c, req->partition_name)]->id;
+      Cairn__Data__SegmentInfo **segs = NULL;
+      size_t n = 0;
+      uint64_t rows = 0;
+      if (coord_list_segments(coord_of(ctx), ctx->arena, c->id, &segs, &n, &err) ==
+          CAIRN_OK)
+        for (size_t i = 0; i < n; i++)
+          if (segs[i]->partition_id == part)
+            rows += segs[i]->num_rows;
       r->stats = CAIRN_ARENA_NEW(ctx->arena, mpb_kv *, 1);
-      r->stats[0] = cairn_pb_kv_new(ctx->arena, "row_count", "0");
+      r->stats[0] = cairn_pb_kv_new(ctx->arena, "row_count",
+                                    cairn_arena_printf(ctx->arena, "%" PRIu64, rows));
       r->n_stats = 1;
     }
   }

@@ -240,6 +240,32 @@ static cairn_status fuse_all(cairn_arena *arena, result_data **lists,
   return CAIRN_OK;
 }
 
+/* A sub-request as the fusion needs it: no offset of its own (the offset
+ * applies to the fused list) and room for the fused window. */
+static Milvus__Proto__Milvus__SearchRequest *
+sub_request(cairn_arena *arena, const Milvus__Proto__Milvus__SearchRequest *in,
+            const fusion *f) {
+  Milvus__Proto__Milvus__SearchRequest *r =
+      CAIRN_ARENA_NEW(arena, Milvus__Proto__Milvus__SearchRequest, 1);
+  *r = *in;
+  mpb_kv **kv = CAIRN_ARENA_NEW(arena, mpb_kv *, in->n_search_params + 1);
+  const char *topk = cairn_pb_kv_get(in->search_params, in->n_search_params, "topk");
+  int64_t k = topk ? strtoll(topk, NULL, 10) : f->limit;
+  if (k < f->limit + f->offset)
+    k = f->limit + f->offset;
+  for (size_t i = 0; i < in->n_search_params; i++) {
+    const char *key = in->search_params[i]->key;
+    if (strcmp(key, "offset") == 0)
+      kv[i] = cairn_pb_kv_new(arena, key, "0");
+    else if (strcmp(key, "topk") == 0)
+      kv[i] = cairn_pb_kv_new(arena, key, cairn_arena_printf(arena, "%" PRId64, k));
+    else
+      kv[i] = in->search_params[i];
+  }
+  r->search_params = kv;
+  return r;
+}
+
 static cairn_status hybrid(cairn_rpc_ctx *ctx, const proxy_coll *c,
                            const Milvus__Proto__Milvus__HybridSearchRequest *req,
                            result_data **out, cairn_error *err) {
@@ -252,7 +278,8 @@ static cairn_status hybrid(cairn_rpc_ctx *ctx, const proxy_coll *c,
   result_data **lists = CAIRN_ARENA_NEW(ctx->arena, result_data *, req->n_requests + 1);
   const char **metrics = CAIRN_ARENA_NEW(ctx->arena, const char *, req->n_requests + 1);
   for (size_t i = 0; st == CAIRN_OK && i < req->n_requests; i++)
-    st = proxy_search_one(ctx, c, req->requests[i], req->partition_names,
+    st = proxy_search_one(ctx, c, sub_request(ctx->arena, req->requests[i], &f),
+                          req->partition_names,
                           req->n_partition_names, NULL, 0, &metrics[i],
                           &lists[i], err);
   size_t nq = st == CAIRN_OK ? (size_t)lists[0]->num_queries : 0;

@@ -469,15 +469,22 @@ cairn_status proxy_search_one(cairn_rpc_ctx *ctx, const proxy_coll *c,
     cairn_proxy *p = proxy_of(ctx);
     st = p->data->search(p->data_ctx, &q, ctx->arena, out, err);
   }
+  /* With group_by, topk counts groups of group_size hits each. */
+  size_t per_hit = q.group_by_field_id != 0 && q.group_size > 0 ? (size_t)q.group_size : 1;
   if (st == CAIRN_OK)
-    st = proxy_results_cut(ctx->arena, c->schema, *out, (size_t)offset,
-                           (size_t)topk, err);
+    st = proxy_results_cut(ctx->arena, c->schema, *out, (size_t)offset * per_hit,
+                           (size_t)topk * per_hit,
+                           f->type == CAIRN_TYPE_SPARSE_FLOAT_VECTOR, err);
   if (st == CAIRN_OK) {
     round_scores(*out, round_decimal);
     (*out)->output_fields = names;
     (*out)->n_output_fields = n_names;
     (*out)->top_k = topk;
   }
+  /* Whole "$meta" asked for ("*"): name every dynamic key of the hits so
+   * the SDKs show them as fields (PROTOCOL.md §0.6). */
+  if (st == CAIRN_OK && q.output.n_dynamic_keys == 0 && cairn_schema_dynamic(c->schema))
+    st = proxy_results_dynamic_keys(ctx->arena, *out, err);
   cairn_expr_free(filter);
   return st;
 }

@@ -1,4 +1,5 @@
 /* proxy_results.c — result shaping; see proxy_results.h. */
+#include <json-c/json.h>
 #include <string.h>
 
 #include "fielddata.h"
@@ -79,21 +80,27 @@ static void cut_ids(cairn_arena *arena, Milvus__Proto__Schema__IDs *ids,
 
 cairn_status proxy_results_cut(cairn_arena *arena, const cairn_schema *schema,
                                result_data *r, size_t offset, size_t limit,
-                               cairn_error *err) {
+                               bool drop_zero, cairn_error *err) {
   bool needed = offset > 0;
   for (size_t q = 0; q < r->n_topks; q++)
     needed |= (size_t)r->topks[q] > limit;
+  for (size_t i = 0; drop_zero && i < r->n_scores; i++)
+    needed |= r->scores[i] == 0.0f;
   if (!needed)
     return CAIRN_OK;
   size_t total = r->n_scores, start = 0, n = 0;
   int64_t *rows = CAIRN_ARENA_NEW(arena, int64_t, total + 1);
   for (size_t q = 0; q < r->n_topks; q++) {
-    size_t hits = (size_t)r->topks[q];
-    size_t from = offset < hits ? offset : hits;
-    size_t to = offset + limit < hits ? offset + limit : hits;
-    for (size_t i = from; i < to; i++)
-      rows[n++] = (int64_t)(start + i);
-    r->topks[q] = (int64_t)(to - from);
+    size_t hits = (size_t)r->topks[q], kept = 0;
+    for (size_t i = 0; i < hits; i++) {
+      if (drop_zero && r->scores[start + i] == 0.0f)
+        continue;
+      if (kept >= offset && kept < offset + limit)
+        rows[n++] = (int64_t)(start + i);
+      kept++;
+    }
+    size_t shown = kept > offset ? kept - offset : 0;
+    r->topks[q] = (int64_t)(shown < limit ? shown : limit);
     start += hits;
   }
   float *scores = CAIRN_ARENA_NEW(arena, float, n + 1);
@@ -102,13 +109,76 @@ cairn_status proxy_results_cut(cairn_arena *arena, const cairn_schema *schema,
   r->scores = scores;
   r->n_scores = n;
   cut_ids(arena, r->ids, rows, n);
-  r->group_by_field_value = NULL;
   pb_field_data **cols = NULL;
   cairn_status st = proxy_select_rows(arena, schema, r->fields_data,
                                       r->n_fields_data, total, rows, n, &cols, err);
   if (st == CAIRN_OK)
     r->fields_data = cols;
+  if (st == CAIRN_OK && r->group_by_field_value != NULL) {
+    pb_field_data **g = NULL;
+    st = proxy_select_rows(arena, schema, &r->group_by_field_value, 1, total,
+                           rows, n, &g, err);
+    if (st == CAIRN_OK)
+      r->group_by_field_value = g[0];
+  }
   return st;
+}
+
+/* Parse a JSON row (not NUL-terminated). */
+static json_object *json_tokener_parse_ex_len(ProtobufCBinaryData row) {
+  json_tokener *t = json_tokener_new();
+  json_object *o = t ? json_tokener_parse_ex(t, (const char *)row.data, (int)row.len) : NULL;
+  if (o != NULL && !json_object_is_type(o, json_type_object)) {
+    json_object_put(o);
+    o = NULL;
+  }
+  json_tokener_free(t);
+  return o;
+}
+
+static bool has_name(char *const *names, size_t n, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(names[i], name) == 0)
+      return true;
+  return false;
+}
+
+cairn_status proxy_results_dynamic_keys(cairn_arena *arena, result_data *r,
+                                        cairn_error *err) {
+  const pb_field_data *meta = NULL;
+  for (size_t i = 0; i < r->n_fields_data; i++)
+    if (r->fields_data[i]->is_dynamic ||
+        strcmp(r->fields_data[i]->field_name, CAIRN_DYNAMIC_FIELD_NAME) == 0)
+      meta = r->fields_data[i];
+  if (meta == NULL || meta->scalars == NULL || meta->scalars->json_data == NULL)
+    return CAIRN_OK;
+  const Milvus__Proto__Schema__JSONArray *rows = meta->scalars->json_data;
+  size_t cap = r->n_output_fields + 16, n = r->n_output_fields;
+  char **names = CAIRN_ARENA_NEW(arena, char *, cap);
+  if (names == NULL)
+    return cairn_error_set(err, CAIRN_NOMEM, NULL);
+  memcpy(names, r->output_fields, n * sizeof *names);
+  for (size_t i = 0; i < rows->n_data; i++) {
+    json_object *o = json_tokener_parse_ex_len(rows->data[i]);
+    if (o == NULL)
+      continue;
+    json_object_object_foreach(o, key, val) {
+      (void)val;
+      if (has_name(names, n, key))
+        continue;
+      if (n == cap) {
+        char **bigger = CAIRN_ARENA_NEW(arena, char *, cap * 2);
+        memcpy(bigger, names, n * sizeof *names);
+        names = bigger;
+        cap *= 2;
+      }
+      names[n++] = cairn_arena_strdup(arena, key);
+    }
+    json_object_put(o);
+  }
+  r->output_fields = names;
+  r->n_output_fields = n;
+  return CAIRN_OK;
 }
 
 cairn_status proxy_count_field(cairn_arena *arena, int64_t value,

@@ -11,10 +11,18 @@
 
 typedef Milvus__Proto__Schema__FieldData pb_field_data;
 
-/* Keep hits [offset, offset + limit) of every query of r. */
+/* Keep hits [offset, offset + limit) of every query of r; with drop_zero,
+ * hits scoring exactly 0 are dropped first (sparse vectors sharing no
+ * dimension with the query are not matches, as in Milvus). */
 cairn_status proxy_results_cut(cairn_arena *arena, const cairn_schema *schema,
                                Milvus__Proto__Schema__SearchResultData *r,
-                               size_t offset, size_t limit, cairn_error *err);
+                               size_t offset, size_t limit, bool drop_zero,
+                               cairn_error *err);
+/* Output names for the dynamic keys present in the "$meta" column of r
+ * (for "*"): appended to r->output_fields when not there yet. */
+cairn_status proxy_results_dynamic_keys(cairn_arena *arena,
+                                        Milvus__Proto__Schema__SearchResultData *r,
+                                        cairn_error *err);
 /* Columns holding rows[0..n) of columns that have n_src rows each. */
 cairn_status proxy_select_rows(cairn_arena *arena, const cairn_schema *schema,
                                pb_field_data *const *fields, size_t n_fields,
