@@ -173,7 +173,12 @@ t('group_by_field: one best hit per group, groups ranked by their best hit', asy
     const res = ok(await search({ data: q, limit: 3, group_by_field: 'cat', output_fields: ['cat'] }), 'group by cat');
     assert.deepEqual(res.results.map(h => String(h.id)), want.map(e => String(e.id)), 'group leaders');
     assert.equal(new Set(res.results.map(h => h.cat)).size, 3, 'one hit per group');
-    // group_size 2: two hits per group.
+  }
+});
+
+t('group_by_field with group_size 2: limit groups of group_size hits each', async () => {
+  for (const q of queries.slice(0, 3)) {
+    const ranked = bruteForce(rows, q, Infinity, 'L2');
     const res2 = ok(await search({ data: q, limit: 2, group_by_field: 'cat', group_size: 2, strict_group_size: true, output_fields: ['cat'] }), 'group_size 2');
     const perCat = {};
     for (const h of res2.results) perCat[h.cat] = (perCat[h.cat] || 0) + 1;
@@ -186,7 +191,7 @@ t('group_by_field: one best hit per group, groups ranked by their best hit', asy
   }
 });
 
-t('output_fields: "*" returns every field with its value, dynamic keys by name, pk always present', async () => {
+t('output_fields: "*" returns every fixed field with its value, dynamic keys by name, pk always present', async () => {
   const q = rows[123].vec;
   const star = ok(await search({ data: q, limit: 3, output_fields: ['*'] })).results;
   assert.equal(String(star[0].id), '123');
@@ -195,7 +200,6 @@ t('output_fields: "*" returns every field with its value, dynamic keys by name, 
     assert.deepEqual(h.vec, r.vec, '"*" includes the vector');
     assert.equal(h.cat, r.cat);
     assert.equal(String(h.n), String(r.n));
-    assert.equal(dyn(h, 'color'), r.color, '"*" includes the dynamic keys');
   }
   const named = ok(await search({ data: q, limit: 3, output_fields: ['color', 'cat'] })).results;
   for (const h of named) {
@@ -205,6 +209,13 @@ t('output_fields: "*" returns every field with its value, dynamic keys by name, 
   }
   const bare = ok(await search({ data: q, limit: 3, output_fields: [] })).results;
   for (const h of bare) assert.ok('id' in h && 'score' in h, 'pk and score always');
+});
+
+t('output_fields "*" on a dynamic collection returns the dynamic keys too', async () => {
+  const q = rows[321].vec;
+  const star = ok(await search({ data: q, limit: 5, output_fields: ['*'] })).results;
+  assert.equal(String(star[0].id), '321');
+  for (const h of star) assert.equal(dyn(h, 'color'), rows[Number(h.id)].color, `hit ${h.id}: "*" includes the dynamic key color`);
 });
 
 t('consistency levels: Strong, Session and Bounded read their writes at once; Eventually within seconds', async () => {
@@ -297,7 +308,13 @@ t('query: filter, output fields, limit/offset paging, count(*) with and without 
   assert.equal(ok(await c.query({ collection_name: SV, filter: 'n < 100', partition_names: ['p_odd'], output_fields: ['id'] })).data.length, 50);
 });
 
-t('hybridSearch over two vector fields: RRF and weighted rankers agree with the fusion computed here', async () => {
+// HybridSearch: one collection with two vector fields (v1 L2, v2 COSINE,
+// FLAT), half sealed and half growing; the expected answer fuses the exact
+// per-field top-SUB lists here.
+const SUB = 20;
+let hy = null;
+async function hybridSetup() {
+  if (hy) return hy;
   const c = srv.client;
   const name = uniq('hy');
   ok(await call(c.createCollection({ collection_name: name, fields: [
@@ -314,48 +331,66 @@ t('hybridSearch over two vector fields: RRF and weighted rankers agree with the 
   await flushAndWait(c, name);
   ok(await c.insert({ collection_name: name, data: hrows.slice(250) }));
   await load(c, name);
-  const SUB = 20;
   const lists = (q1, q2, keep) => [
     bruteForce(hrows.map(r => ({ ...r, vec: r.v1 })), q1, SUB, 'L2', keep),
     bruteForce(hrows.map(r => ({ ...r, vec: r.v2 })), q2, SUB, 'COSINE', keep),
   ];
+  /** Map id -> fused score; add(list, rank0, score) is one list's contribution. */
   const fuse = (ls, add) => {
     const m = new Map();
     ls.forEach((l, li) => l.forEach((e, rank) => m.set(String(e.id), (m.get(String(e.id)) || 0) + add(li, rank, e.score))));
     return m;
   };
   const ranked = m => [...m.entries()].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score);
+  const reqs = (q1, q2, filter) => [
+    { data: q1, anns_field: 'v1', limit: SUB, ...(filter ? { expr: filter } : {}) },
+    { data: q2, anns_field: 'v2', limit: SUB, ...(filter ? { expr: filter } : {}) },
+  ];
+  const rrfAdd = (li, rank) => 1 / (60 + rank + 1);
+  hy = { name, hrows, rand, lists, fuse, ranked, reqs, rrfAdd };
+  return hy;
+}
+
+t('hybridSearch over two vector fields: RRF and weighted rankers agree with the fusion computed here', async () => {
+  const c = srv.client;
+  const { name, hrows, rand, lists, fuse, ranked, reqs, rrfAdd } = await hybridSetup();
   for (let qi = 0; qi < 3; qi++) {
     const q1 = randomVector(rand, 8);
     const q2 = randomVector(rand, 12);
-    const reqs = filter => [
-      { data: q1, anns_field: 'v1', limit: SUB, ...(filter ? { expr: filter } : {}) },
-      { data: q2, anns_field: 'v2', limit: SUB, ...(filter ? { expr: filter } : {}) },
-    ];
     // RRF, k = 60.
-    const rrf = fuse(lists(q1, q2), (li, rank) => 1 / (60 + rank + 1));
-    const r1 = ok(await c.hybridSearch({ collection_name: name, data: reqs(), rerank: sdk.RRFRanker(60), limit: 10, output_fields: ['tag'] }), 'rrf');
+    const rrf = fuse(lists(q1, q2), rrfAdd);
+    const r1 = ok(await c.hybridSearch({ collection_name: name, data: reqs(q1, q2), rerank: sdk.RRFRanker(60), limit: 10, output_fields: ['tag'] }), 'rrf');
     assertExactTopK(r1.results, ranked(rrf).slice(0, 10), rrf, { what: `rrf query ${qi}` });
     for (const h of r1.results) assert.equal(h.tag, hrows[Number(h.id)].tag, 'output field of a hybrid hit');
     // Weighted 0.7 / 0.3 with Milvus's normalisation (L2: 1 - 2 atan(d)/pi, COSINE: (1 + s)/2).
     const norm = [d => 1 - 2 * Math.atan(d) / Math.PI, s => (1 + s) / 2];
     const w = [0.7, 0.3];
     const wt = fuse(lists(q1, q2), (li, rank, s) => w[li] * norm[li](s));
-    const r2 = ok(await c.hybridSearch({ collection_name: name, data: reqs(), rerank: sdk.WeightedRanker(w), limit: 10, output_fields: ['tag'] }), 'weighted');
+    const r2 = ok(await c.hybridSearch({ collection_name: name, data: reqs(q1, q2), rerank: sdk.WeightedRanker(w), limit: 10, output_fields: ['tag'] }), 'weighted');
     assertExactTopK(r2.results, ranked(wt).slice(0, 10), wt, { what: `weighted query ${qi}` });
-    // Offset, and a filter inside each sub-request.
-    const r3 = ok(await c.hybridSearch({ collection_name: name, data: reqs(), rerank: sdk.RRFRanker(60), limit: 5, offset: 5 }), 'rrf offset');
-    assertExactTopK(r3.results, ranked(rrf).slice(5, 10), rrf, { what: `rrf offset query ${qi}` });
+    // A filter inside each sub-request.
     const keep = r => r.tag === 'y';
-    const rf = fuse(lists(q1, q2, keep), (li, rank) => 1 / (60 + rank + 1));
-    const r4 = ok(await c.hybridSearch({ collection_name: name, data: reqs('tag == "y"'), rerank: sdk.RRFRanker(60), limit: 10, output_fields: ['tag'] }), 'rrf filtered');
+    const rf = fuse(lists(q1, q2, keep), rrfAdd);
+    const r4 = ok(await c.hybridSearch({ collection_name: name, data: reqs(q1, q2, 'tag == "y"'), rerank: sdk.RRFRanker(60), limit: 10, output_fields: ['tag'] }), 'rrf filtered');
     assertExactTopK(r4.results, ranked(rf).slice(0, 10), rf, { what: `rrf filtered query ${qi}` });
     for (const h of r4.results) assert.equal(h.tag, 'y');
   }
   // A weighted ranker with the wrong number of weights is IllegalArgument.
   fails(await c.hybridSearch({ collection_name: name, data: [{ data: randomVector(rand, 8), anns_field: 'v1', limit: 5 }, { data: randomVector(rand, 12), anns_field: 'v2', limit: 5 }],
     rerank: sdk.WeightedRanker([1]), limit: 5 }), E.INVALID, 'one weight for two requests');
-  ok(await c.dropCollection({ collection_name: name }));
+});
+
+t('hybridSearch offset pages the fused ranking (sub-request offsets are ignored, as in Milvus)', async () => {
+  const c = srv.client;
+  const { name, rand, lists, fuse, ranked, reqs, rrfAdd } = await hybridSetup();
+  for (let qi = 0; qi < 3; qi++) {
+    const q1 = randomVector(rand, 8);
+    const q2 = randomVector(rand, 12);
+    const rrf = fuse(lists(q1, q2), rrfAdd);
+    // The Node SDK also copies offset into every sub-request's search_params.
+    const r3 = ok(await c.hybridSearch({ collection_name: name, data: reqs(q1, q2), rerank: sdk.RRFRanker(60), limit: 5, offset: 5, output_fields: [] }), 'rrf offset');
+    assertExactTopK(r3.results, ranked(rrf).slice(5, 10), rrf, { what: `rrf offset query ${qi}` });
+  }
 });
 
 // Last: it flushes the shared collection (growing -> sealed).

@@ -75,7 +75,7 @@ export function clusteredVectors(rand, n, dim, { clusters = 32, spread = 0.35 } 
   });
 }
 
-/** A float vector whose components are exactly representable in float16 (multiples of 1/64 in [-1, 1]). */
+/** A float vector whose components are exactly representable in float16 and bfloat16 (multiples of 1/64 in [-1, 1]). */
 export function randomF16Vector(rand, dim) {
   return Array.from({ length: dim }, () => randInt(rand, -64, 65) / 64);
 }
