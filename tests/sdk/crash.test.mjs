@@ -21,7 +21,7 @@
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverTest, startServer, ok, DataType, call, sleep } from './harness.mjs';
-import { mulberry32, randomVector, randInt, load, flushAndWait, waitLoaded, killNow } from './datahelpers.mjs';
+import { mulberry32, randomVector, randInt, load, flushAndWait, waitLoaded, waitIndexed, killNow } from './datahelpers.mjs';
 
 let srv;
 before(async () => { srv = await startServer(); });
@@ -40,6 +40,10 @@ function batchRows(b) {
   return Array.from({ length: BATCH }, (_, i) => ({ id: b * BATCH + i, vec: randomVector(rand, DIM), batch: b }));
 }
 
+const rand = mulberry32(SEED);
+const state = new Map(); // batch -> 'acked' | 'inflight' | 'present' | 'absent'
+const deleted = new Set(); // keys whose delete was acknowledged
+
 /** Every stored row's (id, batch), in one query. */
 async function storedRows(c) {
   const r = await c.query({ collection_name: NAME, filter: 'id >= 0', output_fields: ['id', 'batch'], limit: 16384, consistency_level: 'Strong' });
@@ -47,10 +51,57 @@ async function storedRows(c) {
   return r.data.map(x => ({ id: Number(x.id), batch: Number(x.batch) }));
 }
 
+/**
+ * Checks the stored rows against what the writer knows (see the header);
+ * settles the fate of batches that were in flight. Returns the row count.
+ */
+async function verify(c, label, stats) {
+  // Check the stored rows against what we know.
+  const rows = await storedRows(c);
+  const byBatch = new Map();
+  const seenIds = new Set();
+  for (const r of rows) {
+    assert.ok(!seenIds.has(r.id), `${label}: key ${r.id} stored twice`);
+    seenIds.add(r.id);
+    assert.ok(state.has(r.batch), `${label}: key ${r.id} of batch ${r.batch} that was never sent`);
+    assert.equal(Math.floor(r.id / BATCH), r.batch, `${label}: key ${r.id} in batch ${r.batch}`);
+    assert.ok(!deleted.has(r.id), `${label}: key ${r.id} deleted (acknowledged) but back after the restart`);
+    byBatch.set(r.batch, (byBatch.get(r.batch) || 0) + 1);
+  }
+  let expected = 0;
+  for (const [b, s] of state) {
+    const full = BATCH - [...deleted].filter(k => Math.floor(k / BATCH) === b).length;
+    const have = byBatch.get(b) || 0;
+    if (s === 'acked' || s === 'present') {
+      assert.equal(have, full, `${label}: batch ${b} (${s}) has ${have} of ${full} rows`);
+      expected += full;
+    } else if (s === 'absent') {
+      assert.equal(have, 0, `${label}: batch ${b} was absent after an earlier restart, now ${have} rows`);
+    } else { // in flight at this kill: all or nothing, and it stays so
+      assert.ok(have === 0 || have === BATCH, `${label}: in-flight batch ${b} partly stored: ${have} rows`);
+      state.set(b, have ? 'present' : 'absent');
+      if (have) { stats.inflightKept++; expected += have; } else stats.inflightLost++;
+    }
+  }
+  assert.equal(rows.length, expected, `${label}: rows stored`);
+  const cnt = await c.count({ collection_name: NAME });
+  ok(cnt, 'count');
+  assert.equal(cnt.data, expected, `${label}: count(*)`);
+  // A few stored vectors are found as their own top-1.
+  const present = [...state].filter(([, s]) => s === 'acked' || s === 'present').map(([b]) => b);
+  for (let k = 0; k < 3; k++) {
+    const b = present[randInt(rand, 0, present.length)];
+    const i = randInt(rand, 0, BATCH);
+    const id = b * BATCH + i;
+    if (deleted.has(id)) continue;
+    const s = ok(await c.search({ collection_name: NAME, data: batchRows(b)[i].vec, limit: 1, output_fields: [] }), 'search');
+    assert.equal(Number(s.results[0]?.id), id, `${label}: vector of key ${id} finds ${JSON.stringify(s.results[0])}`);
+    assert.ok(s.results[0].score < 1e-5, `${label}: distance to itself ${s.results[0].score}`);
+  }
+  return expected;
+}
+
 t(`writer with ${KILLS} kill -9 at random moments: every acknowledged row present exactly once and searchable after each restart`, async tc => {
-  const rand = mulberry32(SEED);
-  const state = new Map(); // batch -> 'acked' | 'inflight' | 'present' | 'absent'
-  const deleted = new Set(); // keys whose delete was acknowledged
   let nextBatch = 0;
   const stats = { afterAck: 0, duringInsert: 0, duringFlush: 0, flushes: 0, inflightKept: 0, inflightLost: 0, reloadMs: [], restartMs: [] };
   const t0 = Date.now();
@@ -120,52 +171,29 @@ t(`writer with ${KILLS} kill -9 at random moments: every acknowledged row presen
     // The server loads the collection again by itself.
     stats.reloadMs.push(await waitLoaded(c, NAME, 30000));
 
-    // Check the stored rows against what we know.
-    const rows = await storedRows(c);
-    const byBatch = new Map();
-    const seenIds = new Set();
-    for (const r of rows) {
-      assert.ok(!seenIds.has(r.id), `round ${round}: key ${r.id} stored twice`);
-      seenIds.add(r.id);
-      assert.ok(state.has(r.batch), `round ${round}: key ${r.id} of batch ${r.batch} that was never sent`);
-      assert.equal(Math.floor(r.id / BATCH), r.batch, `round ${round}: key ${r.id} in batch ${r.batch}`);
-      assert.ok(!deleted.has(r.id), `round ${round}: key ${r.id} deleted (acknowledged) but back after the restart`);
-      byBatch.set(r.batch, (byBatch.get(r.batch) || 0) + 1);
-    }
-    let expected = 0;
-    for (const [b, s] of state) {
-      const full = BATCH - [...deleted].filter(k => Math.floor(k / BATCH) === b).length;
-      const have = byBatch.get(b) || 0;
-      if (s === 'acked' || s === 'present') {
-        assert.equal(have, full, `round ${round}: batch ${b} (${s}) has ${have} of ${full} rows`);
-        expected += full;
-      } else if (s === 'absent') {
-        assert.equal(have, 0, `round ${round}: batch ${b} was absent after an earlier restart, now ${have} rows`);
-      } else { // in flight at this kill: all or nothing, and it stays so
-        assert.ok(have === 0 || have === BATCH, `round ${round}: in-flight batch ${b} partly stored: ${have} rows`);
-        state.set(b, have ? 'present' : 'absent');
-        if (have) { stats.inflightKept++; expected += have; } else stats.inflightLost++;
-      }
-    }
-    assert.equal(rows.length, expected, `round ${round}: rows stored`);
-    const cnt = await c.count({ collection_name: NAME });
-    ok(cnt, 'count');
-    assert.equal(cnt.data, expected, `round ${round}: count(*)`);
-    // A few stored vectors are found as their own top-1.
-    const present = [...state].filter(([, s]) => s === 'acked' || s === 'present').map(([b]) => b);
-    for (let k = 0; k < 3; k++) {
-      const b = present[randInt(rand, 0, present.length)];
-      const i = randInt(rand, 0, BATCH);
-      const id = b * BATCH + i;
-      if (deleted.has(id)) continue;
-      const s = ok(await c.search({ collection_name: NAME, data: batchRows(b)[i].vec, limit: 1, output_fields: [] }), 'search');
-      assert.equal(Number(s.results[0]?.id), id, `round ${round}: vector of key ${id} finds ${JSON.stringify(s.results[0])}`);
-      assert.ok(s.results[0].score < 1e-5, `round ${round}: distance to itself ${s.results[0].score}`);
-    }
+    await verify(c, `round ${round}`, stats);
   }
   const took = Date.now() - t0;
   const avg = a => (a.reduce((x, y) => x + y, 0) / a.length).toFixed(0);
   tc.diagnostic(`${KILLS} kills (after ack ${stats.afterAck}, during insert ${stats.duringInsert}, during flush ${stats.duringFlush}), ${stats.flushes} flushes, ` +
     `${nextBatch} batches, in-flight batches kept ${stats.inflightKept} / lost ${stats.inflightLost}; restart avg ${avg(stats.restartMs)} ms, ` +
     `reload avg ${avg(stats.reloadMs)} ms max ${Math.max(...stats.reloadMs)} ms; total ${(took / 1000).toFixed(1)} s (seed ${SEED})`);
+});
+
+t('after the crashes: flush, every segment indexed, kill -9: the same rows, served from the index files', async tc => {
+  let c = srv.client;
+  const stats = { inflightKept: 0, inflightLost: 0 };
+  await flushAndWait(c, NAME);
+  const ms = await waitIndexed(c, NAME, 60000);
+  const before = await verify(c, 'after the final flush', stats);
+  const di = ok(await c.describeIndex({ collection_name: NAME }));
+  assert.equal(Number(di.index_descriptions[0].total_rows) >= before, true, 'total_rows covers every stored row');
+  await srv.restart();
+  c = srv.client;
+  await waitLoaded(c, NAME, 30000);
+  assert.equal(await verify(c, 'after the final kill -9', stats), before);
+  const di2 = ok(await c.describeIndex({ collection_name: NAME }));
+  assert.equal(di2.index_descriptions[0].state, 'Finished');
+  assert.equal(di2.index_descriptions[0].indexed_rows, di2.index_descriptions[0].total_rows, 'indexed_rows == total_rows after the restart');
+  tc.diagnostic(`${before} rows; indexes built ${ms} ms after the final flush`);
 });

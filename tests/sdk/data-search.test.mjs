@@ -308,6 +308,43 @@ t('query: filter, output fields, limit/offset paging, count(*) with and without 
   assert.equal(ok(await c.query({ collection_name: SV, filter: 'n < 100', partition_names: ['p_odd'], output_fields: ['id'] })).data.length, 50);
 });
 
+t('a collection with 3 shards and a partition key: counts, deletes and exact searches across shards and partitions', async () => {
+  const c = srv.client;
+  const name = uniq('shards');
+  ok(await call(c.createCollection({
+    collection_name: name,
+    shards_num: 3,
+    num_partitions: 8,
+    fields: [
+      { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'vec', data_type: DataType.FloatVector, dim: 8 },
+      { name: 'cat', data_type: DataType.VarChar, max_length: 8, is_partition_key: true },
+    ],
+  })), 'create');
+  ok(await c.createIndex({ collection_name: name, field_name: 'vec', index_type: 'FLAT', metric_type: 'IP' }));
+  await load(c, name);
+  const rand = mulberry32(808);
+  const srows = Array.from({ length: 900 }, (_, i) => ({ id: i * 7 + 3, vec: randomVector(rand, 8), cat: CATS[i % 4] }));
+  ok(await c.insert({ collection_name: name, data: srows.slice(0, 450) }));
+  await flushAndWait(c, name);
+  ok(await c.insert({ collection_name: name, data: srows.slice(450) }));
+  assert.equal(await count(c, name), 900);
+  assert.equal(await count(c, name, 'cat == "b"'), 225);
+  const gone = new Set(srows.filter((r, i) => i % 10 === 0).map(r => r.id));
+  ok(await c.delete({ collection_name: name, ids: [...gone] }));
+  const alive = srows.filter(r => !gone.has(r.id));
+  assert.equal(await count(c, name), alive.length);
+  for (let qi = 0; qi < 4; qi++) {
+    const q = randomVector(rand, 8);
+    const s = ok(await c.search({ collection_name: name, data: q, limit: 15, output_fields: [] }), 'search');
+    assertExactTopK(s.results, bruteForce(alive, q, 15, 'IP'), truthMap(alive, q, 'IP'), { what: `3 shards query ${qi}` });
+    const keep = r => r.cat === 'c';
+    const f = ok(await c.search({ collection_name: name, data: q, limit: 15, filter: 'cat == "c"', output_fields: [] }), 'search by key');
+    assertExactTopK(f.results, bruteForce(alive, q, 15, 'IP', keep), truthMap(alive, q, 'IP', keep), { what: `partition key query ${qi}` });
+  }
+  ok(await c.dropCollection({ collection_name: name }));
+});
+
 // HybridSearch: one collection with two vector fields (v1 L2, v2 COSINE,
 // FLAT), half sealed and half growing; the expected answer fuses the exact
 // per-field top-SUB lists here.
