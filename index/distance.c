@@ -201,6 +201,22 @@ static void p_hamming_batch(const uint8_t *q, const uint8_t *rows, size_t n,
     out[i] = (float)p_hamming(q, rows + i * nbytes, nbytes);
 }
 
+static void p_l2_f32_dual(const float *q, const float *a, const float *b,
+                          size_t n, size_t d, float *oa, float *ob) {
+  for (size_t i = 0; i < n; i++) {
+    oa[i] = p_l2_f32(q, a + i * d, d);
+    ob[i] = p_l2_f32(q, b + i * d, d);
+  }
+}
+
+static void p_ip_f32_dual(const float *q, const float *a, const float *b,
+                          size_t n, size_t d, float *oa, float *ob) {
+  for (size_t i = 0; i < n; i++) {
+    oa[i] = p_ip_f32(q, a + i * d, d);
+    ob[i] = p_ip_f32(q, b + i * d, d);
+  }
+}
+
 static void p_ip_f32_4q(const float *const q[4], const float *row, size_t d,
                         float out[4]) {
   for (int j = 0; j < 4; j++)
@@ -272,6 +288,8 @@ static const cairn_kernels portable_kernels = {
     .ip_f32_batch = p_ip_f32_batch,
     .hamming_batch = p_hamming_batch,
     .ip_f32_4q = p_ip_f32_4q,
+    .l2_f32_dual = p_l2_f32_dual,
+    .ip_f32_dual = p_ip_f32_dual,
     .sq8_l2 = p_sq8_l2,
     .sq8_ip = p_sq8_ip,
     .l2_f32_u8 = p_l2_f32_u8,

@@ -52,6 +52,14 @@ typedef struct cairn_kernels {
   /* out[i] = dist(q, rows + i*nbytes) */
   void (*hamming_batch)(const uint8_t *q, const uint8_t *rows, size_t n,
                         size_t nbytes, float *out);
+  /* Two row streams at once: outa[i] = dist(q, a + i*d), outb[i] =
+   * dist(q, b + i*d) for i < n. Reading two far-apart regions in one loop
+   * keeps more misses in flight: the one-query FLAT scan uses it on the
+   * two halves of its rows to run at memory bandwidth. */
+  void (*l2_f32_dual)(const float *q, const float *a, const float *b, size_t n,
+                      size_t d, float *outa, float *outb);
+  void (*ip_f32_dual)(const float *q, const float *a, const float *b, size_t n,
+                      size_t d, float *outa, float *outb);
   /* 4 queries at once against one row: out[j] = ip(q[j], row). Used by the
    * blocked multi-query FLAT scan. */
   void (*ip_f32_4q)(const float *const q[4], const float *row, size_t d,

@@ -78,6 +78,18 @@ static void check_table(const cairn_kernels *k) {
     k->hamming_batch(ua, ua, 2, d / 2 ? d / 2 : 1, outk);
     p->hamming_batch(ua, ua, 2, d / 2 ? d / 2 : 1, outp);
     assert_close(outk[1], outp[1], "hamming_batch", d);
+    {
+      float da[2], db[2], pa[2], pb[2];
+      size_t dd = d / 2 ? d / 2 : 1;
+      k->l2_f32_dual(b, a, a + dd, 1, dd, da, db);
+      p->l2_f32_dual(b, a, a + dd, 1, dd, pa, pb);
+      assert_close(da[0], pa[0], "l2_dual a", d);
+      assert_close(db[0], pb[0], "l2_dual b", d);
+      k->ip_f32_dual(b, a, a + dd, 1, dd, da, db);
+      p->ip_f32_dual(b, a, a + dd, 1, dd, pa, pb);
+      assert_close(da[0], pa[0], "ip_dual a", d);
+      assert_close(db[0], pb[0], "ip_dual b", d);
+    }
     const float *qs[4] = {a, b, b, a};
     k->ip_f32_4q(qs, b, d, outk);
     p->ip_f32_4q(qs, b, d, outp);
