@@ -9,8 +9,9 @@
 // sizes, offset paging consistent with a larger topk, filters of several
 // selectivities (including none and all), partition_names, range search
 // (radius / range_filter), group_by_field, output_fields "*" and dynamic keys,
-// consistency levels Strong / Bounded / Session / Eventually (read your
-// writes), ignore_growing before and after a flush, metric mismatch;
+// consistency levels (Strong / Session read their writes, Bounded /
+// Eventually within seconds), ignore_growing before and after a flush,
+// metric mismatch, a 3-shard collection with a partition key;
 // HybridSearch with the RRF and weighted rankers over two vector fields;
 // Query (filter, limit/offset paging, output fields, count(*) with and
 // without a filter, empty expression rules); search and query before load
@@ -218,7 +219,7 @@ t('output_fields "*" on a dynamic collection returns the dynamic keys too', asyn
   for (const h of star) assert.equal(dyn(h, 'color'), rows[Number(h.id)].color, `hit ${h.id}: "*" includes the dynamic key color`);
 });
 
-t('consistency levels: Strong, Session and Bounded read their writes at once; Eventually within seconds', async () => {
+t('consistency levels: Strong and Session read their writes at once; Bounded and Eventually within seconds', async () => {
   const c = srv.client;
   const rand = mulberry32(77);
   let id = 100000;
@@ -229,10 +230,12 @@ t('consistency levels: Strong, Session and Bounded read their writes at once; Ev
       const r = ok(await c.search({ collection_name: SV, data: vec, limit: 1, consistency_level: level, output_fields: [] }), `search ${level}`);
       return r.results.length === 1 && Number(r.results[0].id) === id && r.results[0].score < 1e-5;
     };
-    if (level === 'Eventually') {
+    if (level === 'Eventually' || level === 'Bounded') {
+      // Milvus promises these only within its staleness bound (Cairn's
+      // Bounded happens to read its writes at once; not asserted).
       const t0 = Date.now();
       while (!(await found())) {
-        assert.ok(Date.now() - t0 < 5000, 'Eventually: the write is visible within 5 s');
+        assert.ok(Date.now() - t0 < 5000, `${level}: the write is visible within 5 s`);
         await sleep(50);
       }
     } else {
