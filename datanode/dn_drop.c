@@ -144,7 +144,8 @@ cairn_status dn_remove_objects(cairn_datanode *dn, int64_t id,
     dn_key(dn, prefix, sizeof prefix, "%s/%" PRId64 "/", log_dirs[i], id);
     st = each_key(store, prefix, add_log_segment, &set, err);
   }
-  qsort(set.ids, set.n, sizeof *set.ids, cmp_id);
+  if (set.n > 1)
+    qsort(set.ids, set.n, sizeof *set.ids, cmp_id);
   size_t u = 0;
   for (size_t i = 0; i < set.n; i++)
     if (u == 0 || set.ids[u - 1] != set.ids[i])

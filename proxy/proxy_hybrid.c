@@ -107,7 +107,8 @@ static void fuse_list(cairn_arena *arena, const result_data *r, size_t q,
     if (k == *n) {
       if (*n == *cap) {
         fused *bigger = CAIRN_ARENA_NEW(arena, fused, *cap * 2 + 16);
-        memcpy(bigger, *tab, *n * sizeof **tab);
+        if (*n > 0)
+          memcpy(bigger, *tab, *n * sizeof **tab);
         *tab = bigger;
         *cap = *cap * 2 + 16;
       }

@@ -325,7 +325,8 @@ static cairn_status decode_queries(cairn_arena *arena, const cairn_field *f,
                                "sparse search vector %zu is not a run of 8-byte "
                                "(index, value) pairs", q);
       cairn_sparse_pair *pairs = CAIRN_ARENA_NEW(arena, cairn_sparse_pair, n + 1);
-      memcpy(pairs, p->values[q].data, n * 8);
+      if (n > 0)
+        memcpy(pairs, p->values[q].data, n * 8);
       cairn_status st = cairn_sparse_normalize(pairs, n, err);
       if (st != CAIRN_OK)
         return st;

@@ -157,7 +157,8 @@ cairn_status proxy_results_dynamic_keys(cairn_arena *arena, result_data *r,
   char **names = CAIRN_ARENA_NEW(arena, char *, cap);
   if (names == NULL)
     return cairn_error_set(err, CAIRN_NOMEM, NULL);
-  memcpy(names, r->output_fields, n * sizeof *names);
+  if (n > 0)
+    memcpy(names, r->output_fields, n * sizeof *names);
   for (size_t i = 0; i < rows->n_data; i++) {
     json_object *o = json_tokener_parse_ex_len(rows->data[i]);
     if (o == NULL)

@@ -528,7 +528,8 @@ PROXY_HANDLER(proxy_flush) {
       e->value = CAIRN_ARENA_NEW(ctx->arena, Milvus__Proto__Schema__LongArray, 1);
       milvus__proto__schema__long_array__init(e->value);
       e->value->data = CAIRN_ARENA_NEW(ctx->arena, int64_t, n_segs + 1);
-      memcpy(e->value->data, segs, n_segs * sizeof *segs);
+      if (n_segs > 0)
+        memcpy(e->value->data, segs, n_segs * sizeof *segs);
       e->value->n_data = n_segs;
       r->coll_segids[r->n_coll_segids++] = e;
       Milvus__Proto__Milvus__FlushResponse__CollFlushTsEntry *t = CAIRN_ARENA_NEW(

@@ -216,7 +216,8 @@ cairn_status qn_scan_topk(const cairn_colview *v, size_t n_rows,
       }
     }
   }
-  qsort(out, hp.n, sizeof *out, cmp_key);
+  if (hp.n > 1)
+    qsort(out, hp.n, sizeof *out, cmp_key);
   bool neg = cairn_metric_higher_is_better(metric);
   for (size_t i = 0; i < hp.n; i++)
     out[i].score = neg ? -out[i].score : out[i].score;

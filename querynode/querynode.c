@@ -208,7 +208,8 @@ static cairn_status load_sealed(qn_coll *c, const qn_view *old, seg_info **infos
     if (initial)
       set_progress(c, (int)((i + 1) * LOAD_SEGMENTS_PCT / n));
   }
-  qsort(out, n, sizeof *out, cmp_sealed);
+  if (n > 1)
+    qsort(out, n, sizeof *out, cmp_sealed);
   return CAIRN_OK;
 }
 

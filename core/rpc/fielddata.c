@@ -840,7 +840,8 @@ static cairn_status check_unique_pks(const cairn_field *f, const cairn_column *c
   if (f->type == CAIRN_TYPE_INT64) {
     int64_t *k = keys;
     memcpy(k, v.col.values, n * 8);
-    qsort(k, n, 8, cmp_i64);
+    if (n > 1)
+      qsort(k, n, 8, cmp_i64);
     for (size_t i = 1; i < n && st == CAIRN_OK; i++)
       if (k[i] == k[i - 1])
         st = INVALID(err, "duplicate primary key %" PRId64 " in field %s of one "
@@ -849,7 +850,8 @@ static cairn_status check_unique_pks(const cairn_field *f, const cairn_column *c
     str_ref *k = keys;
     for (size_t i = 0; i < n; i++)
       k[i].p = cairn_colview_string(&v, i, &k[i].len);
-    qsort(k, n, sizeof *k, cmp_str);
+    if (n > 1)
+      qsort(k, n, sizeof *k, cmp_str);
     for (size_t i = 1; i < n && st == CAIRN_OK; i++)
       if (cmp_str(&k[i], &k[i - 1]) == 0)
         st = INVALID(err, "duplicate primary key '%.*s' in field %s of one "
