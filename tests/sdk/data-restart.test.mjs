@@ -8,10 +8,11 @@
 // against brute force) give the same answers as before the restart;
 // statistics row_count after a flush; index descriptions keep
 // indexed_rows == total_rows. Then writes continue after the restart, and
-// a crash right after those writes keeps them.
+// a crash right after those writes keeps them. Last, a kill -9 while an HNSW
+// build runs: the build is finished after the restart.
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, serverTest, ok, DataType, call } from './harness.mjs';
+import { startServer, serverTest, ok, DataType, call, sleep } from './harness.mjs';
 import {
   mulberry32, clusteredVectors, randomVector, bruteForce, truthMap, assertExactTopK, recallAtK, load, flushAndWait,
   waitLoaded, waitIndexed, count, queryAll,
@@ -158,4 +159,43 @@ t('writes after a restart, then kill -9 with no call in between: kept', async tc
   }
   await checkA(srv.client, 'after three more crashes');
   await checkB(srv.client, 'B after three more crashes', tc);
+});
+
+t('kill -9 while index builds run: after the restart the builds finish and the index serves the rows', async tc => {
+  let c = srv.client;
+  const name = 'build_crash';
+  const N = 6000;
+  ok(await call(c.createCollection({
+    collection_name: name,
+    fields: [
+      { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'vec', data_type: DataType.FloatVector, dim: DIM },
+      { name: 'tag', data_type: DataType.VarChar, max_length: 16 },
+    ],
+  })), 'create');
+  // A slow build (large M and efConstruction), so that the kill lands during it.
+  ok(await c.createIndex({ collection_name: name, field_name: 'vec', index_type: 'HNSW', metric_type: 'L2', params: { M: 48, efConstruction: 500 } }));
+  await load(c, name);
+  const map = new Map();
+  for (let i = 0; i < N; i += 2000) await put(c, name, map, i, i + 2000, 9 + i);
+  const r = ok(await c.flush({ collection_names: [name] }), 'flush');
+  await sleep(100);
+  const mid = ok(await c.describeIndex({ collection_name: name }));
+  const during = `${mid.index_descriptions[0].indexed_rows}/${mid.index_descriptions[0].total_rows} ${mid.index_descriptions[0].state}`;
+  await srv.restart();
+  c = srv.client;
+  await waitLoaded(c, name);
+  const ms = await waitIndexed(c, name, 90000, N);
+  const di = ok(await c.describeIndex({ collection_name: name }));
+  assert.equal(Number(di.index_descriptions[0].indexed_rows), N);
+  assert.equal(Number(di.index_descriptions[0].total_rows), N);
+  assert.equal(await count(c, name), N);
+  const rows = [...map.values()];
+  let sum = 0;
+  for (const qv of queries) {
+    const s = ok(await c.search({ collection_name: name, data: qv, limit: 10, params: { ef: 64 }, output_fields: [] }));
+    sum += recallAtK(s.results, bruteForce(rows, qv, 10, 'L2'));
+  }
+  tc.diagnostic(`index at the kill ${during}; flush reply segments ${JSON.stringify(r.coll_segIDs?.[name]?.data ?? [])}; indexed ${ms} ms after the restart; recall@10 ${(sum / queries.length).toFixed(3)}`);
+  assert.ok(sum / queries.length >= 0.95, `recall ${sum / queries.length}`);
 });
