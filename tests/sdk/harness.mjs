@@ -246,17 +246,6 @@ export async function startServer({ extraArgs = [] } = {}) {
  * "ok" in the output).
  */
 export const KNOWN_BUGS = {
-  // Data path (data-*.test.mjs), found 2026-11-24.
-  'group_by_field with group_size 2: limit groups of group_size hits each':
-    'Search with group_by_field and group_size 2, limit 2 returns 2 hits of one group; Milvus returns limit groups of group_size hits each (4 hits)',
-  'output_fields "*" on a dynamic collection returns the dynamic keys too':
-    'Search with output_fields ["*"] on a dynamic collection sends a $meta column but does not name "$meta" in SearchResultData.output_fields, so the Node SDK drops every dynamic key of the hits',
-  'hybridSearch offset pages the fused ranking (sub-request offsets are ignored, as in Milvus)':
-    'HybridSearch applies the offset inside each sub-request (the Node SDK copies offset into every sub-request search_params) before fusing; Milvus ignores sub-request offsets and applies rank_params offset to the fused list',
-  'sparse vectors: IP search over growing and sealed rows is exact (only rows sharing a dimension with the query)':
-    'Sparse (IP) search over growing rows returns rows that share no dimension with the query (score 0); sealed segments with SPARSE_INVERTED_INDEX and Milvus return only rows with a non-zero score',
-  'GetPartitionStatistics row_count counts the flushed rows of each partition':
-    'GetPartitionStatistics row_count is "0" for a partition holding 30 flushed rows (GetCollectionStatistics counts them)',
 };
 const STRICT = process.env.CAIRN_SDK_STRICT === '1';
 
