@@ -458,9 +458,8 @@ static void run_faiss_hnsw(Ctx &c) {
   auto fn = [&](size_t q, int ef, int64_t *out) {
     float D[10];
     fidx I[10];
-    faiss::SearchParametersHNSW sp;
-    sp.efSearch = ef;
-    h.search(1, c.peer_query() + q * c.query.d, 10, D, I, &sp);
+    h.hnsw.efSearch = ef; // (1.7.3 ignores SearchParametersHNSW for IP)
+    h.search(1, c.peer_query() + q * c.query.d, 10, D, I);
     for (int j = 0; j < 10; j++)
       out[j] = I[j];
   };
