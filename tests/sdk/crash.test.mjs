@@ -3,8 +3,9 @@
 // b*100+99 and a `batch` column = b) through the official SDK while the
 // server is killed with SIGKILL at seeded random moments, at least 20 times:
 // right after an acknowledgement (no call in between), while an insert is in
-// flight, and while a flush is in flight. Every few rounds the collection is
-// flushed, so recovery covers sealed segments plus log replay. The server is
+// flight, while a flush is in flight, and while a delete of a whole batch (by
+// expression) is in flight. Every few rounds the collection is flushed, so
+// recovery covers sealed segments plus log replay. The server is
 // restarted on the same data dir after each kill.
 //
 // After each restart:
@@ -16,7 +17,8 @@
 //   - no key outside the batches sent exists;
 //   - a search for a few stored vectors finds each of them as top-1 with
 //     distance 0 (FLAT index, so exact), also right after the restart;
-//   - a delete acknowledged before a kill stays applied.
+//   - a delete acknowledged before a kill stays applied; a batch delete in
+//     flight at a kill is all or nothing, and stays so.
 // Ends with a graceful stop (status 0) after the last round.
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,8 +77,12 @@ async function verify(c, label, stats) {
     if (s === 'acked' || s === 'present') {
       assert.equal(have, full, `${label}: batch ${b} (${s}) has ${have} of ${full} rows`);
       expected += full;
-    } else if (s === 'absent') {
-      assert.equal(have, 0, `${label}: batch ${b} was absent after an earlier restart, now ${have} rows`);
+    } else if (s === 'absent' || s === 'gone') {
+      assert.equal(have, 0, `${label}: batch ${b} (${s}) has ${have} rows`);
+    } else if (s === 'deleting') { // a delete of the whole batch was in flight at this kill
+      assert.ok(have === 0 || have === full, `${label}: batch ${b} partly deleted: ${have} of ${full} rows left`);
+      state.set(b, have ? 'acked' : 'gone');
+      if (have) { stats.deleteKept = (stats.deleteKept || 0) + 1; expected += have; } else stats.deleteDone = (stats.deleteDone || 0) + 1;
     } else { // in flight at this kill: all or nothing, and it stays so
       assert.ok(have === 0 || have === BATCH, `${label}: in-flight batch ${b} partly stored: ${have} rows`);
       state.set(b, have ? 'present' : 'absent');
@@ -145,7 +151,7 @@ t(`writer with ${KILLS} kill -9 at random moments: every acknowledged row presen
       stats.flushes++;
     }
     // The kill.
-    const mode = round < 3 ? ['ack', 'insert', 'flush'][round] : ['ack', 'insert', 'insert', 'flush'][randInt(rand, 0, 4)];
+    const mode = round < 4 ? ['ack', 'insert', 'flush', 'delete'][round] : ['ack', 'insert', 'insert', 'flush', 'delete'][randInt(rand, 0, 5)];
     let pending = null;
     if (mode === 'ack') {
       stats.afterAck++;
@@ -156,6 +162,15 @@ t(`writer with ${KILLS} kill -9 at random moments: every acknowledged row presen
       const bs = Array.from({ length: k }, () => nextBatch++);
       pending = Promise.all(bs.map(b => insertBatch(c, b).catch(() => false)));
       await sleep(randInt(rand, 0, 6));
+    } else if (mode === 'delete') {
+      // Delete a whole acknowledged batch (one without single-key deletes) by expression.
+      stats.duringDelete = (stats.duringDelete || 0) + 1;
+      const cands = [...state].filter(([b, st]) => (st === 'acked' || st === 'present') && ![...deleted].some(k => Math.floor(k / BATCH) === b)).map(([b]) => b);
+      const b = cands[randInt(rand, 0, cands.length)];
+      state.set(b, 'deleting');
+      pending = c.delete({ collection_name: NAME, filter: `batch == ${b}`, timeout: 5000 })
+        .then(r => { if (r?.status?.error_code === 'Success') state.set(b, 'gone'); }).catch(() => false);
+      await sleep(randInt(rand, 0, 4));
     } else {
       stats.duringFlush++;
       const b = nextBatch++;
@@ -175,7 +190,8 @@ t(`writer with ${KILLS} kill -9 at random moments: every acknowledged row presen
   }
   const took = Date.now() - t0;
   const avg = a => (a.reduce((x, y) => x + y, 0) / a.length).toFixed(0);
-  tc.diagnostic(`${KILLS} kills (after ack ${stats.afterAck}, during insert ${stats.duringInsert}, during flush ${stats.duringFlush}), ${stats.flushes} flushes, ` +
+  tc.diagnostic(`${KILLS} kills (after ack ${stats.afterAck}, during insert ${stats.duringInsert}, during flush ${stats.duringFlush}, during a batch delete ${stats.duringDelete || 0}: ` +
+    `done ${stats.deleteDone || 0} / not done ${stats.deleteKept || 0} / acknowledged ${(stats.duringDelete || 0) - (stats.deleteDone || 0) - (stats.deleteKept || 0)}), ${stats.flushes} flushes, ` +
     `${nextBatch} batches, in-flight batches kept ${stats.inflightKept} / lost ${stats.inflightLost}; restart avg ${avg(stats.restartMs)} ms, ` +
     `reload avg ${avg(stats.reloadMs)} ms max ${Math.max(...stats.reloadMs)} ms; total ${(took / 1000).toFixed(1)} s (seed ${SEED})`);
 });
