@@ -268,6 +268,9 @@ export function serverTest(getSrv, name, fn, opts = {}) {
       const msg = `\n--- cairn stderr (tail) ---\n${srv ? srv.stderrTail() : '(no server)'}`;
       if (e && typeof e === 'object' && typeof e.message === 'string') {
         try { e.message += msg; } catch { /* read-only message */ }
+        // The stack text was built before the message grew: add it there too,
+        // so runners that print the stack show the server's stderr.
+        try { if (typeof e.stack === 'string') e.stack += msg; } catch { /* read-only */ }
         throw e;
       }
       let shown;
