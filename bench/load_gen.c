@@ -87,7 +87,7 @@ typedef struct opts {
   const char *work;      /* parent of the data directories */
   bool ph_insert, ph_search, ph_recovery;
   /* insert */
-  int64_t ins_rows;
+  int ins_rows[MAX_LIST], n_ins_rows; /* per dim; the last one repeats */
   int ins_dims[MAX_LIST], n_ins_dims;
   int ins_clients[MAX_LIST], n_ins_clients;
   bool varchar;
@@ -909,17 +909,18 @@ static void phase_insert(const opts *o) {
   for (int d = 0; d < o->n_ins_dims; d++) {
     for (int k = 0; k < o->n_ins_clients; k++) {
       int dim = o->ins_dims[d], clients = o->ins_clients[k];
+      int64_t rows = o->ins_rows[d < o->n_ins_rows ? d : o->n_ins_rows - 1];
       char coll[64];
       snprintf(coll, sizeof coll, "load_insert_%d_%d", dim, clients);
       create_collection(c, coll, dim, o->varchar);
-      double wall = insert_rows(s.target, coll, dim, o->varchar, o->ins_rows, clients,
+      double wall = insert_rows(s.target, coll, dim, o->varchar, rows, clients,
                                 NULL, o->seed + (uint64_t)dim);
       double row_bytes = 8.0 + 4.0 * dim + (o->varchar ? 18.0 : 0.0);
-      double rps = (double)o->ins_rows / wall;
+      double rps = (double)rows / wall;
       char labels[96];
       snprintf(labels, sizeof labels, "dim=%d clients=%d", dim, clients);
       note("insert dim %d, %d clients: %" PRId64 " rows in %.2f s = %.0f rows/s, %.1f MB/s",
-           dim, clients, o->ins_rows, wall, rps, rps * row_bytes / 1e6);
+           dim, clients, rows, wall, rps, rps * row_bytes / 1e6);
       figure_put("insert_rows_per_s", labels, rps);
       figure_put("insert_mb_per_s", labels, rps * row_bytes / 1e6);
       drop_collection(c, coll);
@@ -1409,7 +1410,8 @@ static void usage(void) {
           "  --work DIR            scratch directory for data dirs and logs "
           "(default /tmp/cairn-load)\n"
           "  --phases LIST         insert,search,recovery (default all)\n"
-          "  --insert-rows N       rows per insert run (default 200000)\n"
+          "  --insert-rows LIST    rows per insert run, per dim (default "
+          "1000000,200000)\n"
           "  --insert-dims LIST    default 128,768\n"
           "  --insert-clients LIST default 1,2,4\n"
           "  --varchar             add a VarChar(64) field to the insert schema\n"
@@ -1430,10 +1432,11 @@ static void parse_args(int argc, char **argv, opts *o) {
   const char *env = getenv("CAIRN_BIN");
   *o = (opts){.bin = env && env[0] ? env : CAIRN_BIN_DEFAULT, .work = "/tmp/cairn-load",
               .ph_insert = true, .ph_search = true, .ph_recovery = true,
-              .ins_rows = 200000, .dataset = "../shared/datasets/glove-100-angular",
+              .dataset = "../shared/datasets/glove-100-angular",
               .inproc_threads = 2, .hnsw_m = 16, .hnsw_efc = 200, .r_rows = 1000000,
               .r_flush_frac = 0.5, .r_dim = 128, .seed = 42};
   o->n_ins_dims = parse_list("128,768", o->ins_dims, MAX_LIST);
+  o->n_ins_rows = parse_list("1000000,200000", o->ins_rows, MAX_LIST);
   o->n_ins_clients = parse_list("1,2,4", o->ins_clients, MAX_LIST);
   o->n_s_clients = parse_list("1,2,4", o->s_clients, MAX_LIST);
   for (int i = 1; i < argc; i++) {
@@ -1446,7 +1449,7 @@ static void parse_args(int argc, char **argv, opts *o) {
       o->ph_insert = strstr(v, "insert") != NULL;
       o->ph_search = strstr(v, "search") != NULL;
       o->ph_recovery = strstr(v, "recovery") != NULL;
-    } else if (ARG("--insert-rows")) o->ins_rows = atoll(v);
+    } else if (ARG("--insert-rows")) o->n_ins_rows = parse_list(v, o->ins_rows, MAX_LIST);
     else if (ARG("--insert-dims")) o->n_ins_dims = parse_list(v, o->ins_dims, MAX_LIST);
     else if (ARG("--insert-clients")) o->n_ins_clients = parse_list(v, o->ins_clients, MAX_LIST);
     else if (strcmp(a, "--varchar") == 0) o->varchar = true;
@@ -1464,7 +1467,7 @@ static void parse_args(int argc, char **argv, opts *o) {
     else usage();
 #undef ARG
   }
-  if (o->ins_rows <= 0 || o->r_rows < BATCH_ROWS || o->inproc_threads <= 0 ||
+  if (o->r_rows < BATCH_ROWS || o->inproc_threads <= 0 ||
       o->r_flush_frac < 0 || o->r_flush_frac > 1)
     usage();
 }

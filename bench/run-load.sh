@@ -17,7 +17,7 @@ root=$(dirname "$here")
 build=${CAIRN_BUILD_DIR:-$root/build-load}
 dataset=${CAIRN_DATASET:-$root/../shared/datasets/glove-100-angular}
 
-sizes="--insert-rows 200000 --recovery-rows 1000000 --flush-fraction 0.5"
+sizes="--insert-rows 1000000,200000 --recovery-rows 1000000 --flush-fraction 0.5"
 if [ "${1:-}" = "--quick" ]; then
   shift
   sizes="--insert-rows 20000 --insert-clients 1,4 --search-base 30000 --queries 1000
