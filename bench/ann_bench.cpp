@@ -297,9 +297,23 @@ static void run_flat(Ctx &c, double bw) {
   Ctx c1 = c;
   r.ours = run_point(c, cairn_fn(c, ix, false), 0, nq1, 1);
   r.theirs = run_point(c, ffn, 0, nq1, 1);
-  double gbs = r.ours.qps * (double)c.base.n * (double)c.base.d * 4 / 1e9;
+  // Scan rate against bandwidth, both as best-of-N (the bandwidth figure is
+  // the best of 3 runs): the fastest of 20 one-query scans, with the
+  // machine's bandwidth measured again right next to them.
+  auto one = cairn_fn(c, ix, false);
+  double best_s = 1e9;
+  int64_t tmp[10];
+  for (int rep = 0; rep < 20; rep++) {
+    auto t1 = clk::now();
+    one((size_t)rep, 0, tmp);
+    best_s = std::min(best_s, secs(t1));
+  }
+  bw = std::max(bw, measure_bandwidth_gbs());
+  double gbs = (double)c.base.n * (double)c.base.d * 4 / best_s / 1e9;
+  double avg_gbs = r.ours.qps * (double)c.base.n * (double)c.base.d * 4 / 1e9;
   char note[200];
-  snprintf(note, sizeof note, "scan_gbs=%.2f machine_gbs=%.2f scan_frac=%.2f", gbs, bw, gbs / bw);
+  snprintf(note, sizeof note, "scan_gbs=%.2f machine_gbs=%.2f scan_frac=%.2f avg_scan_gbs=%.2f",
+           gbs, bw, gbs / bw, avg_gbs);
   r.note = note;
   emit(c, r);
   // batches: all nqb queries in one call
