@@ -82,10 +82,39 @@ static inline float code_dist(const cairn_index *ix, const ivf *v,
   }
 }
 
+/* PQ without a filter: four codes at a time, so four independent table
+ * lookups are in flight per sub-quantiser. */
+static void scan_pq4(const cairn_index *ix, const ivf *v, const ivf_list *L,
+                     const ivf_query *p, float bias, cairn_topk *top) {
+  uint32_t m = v->m, ksub = v->ksub, i = 0;
+  float sign = ix->metric == CAIRN_METRIC_L2 ? 1.0f : -1.0f;
+  for (; i + 4 <= L->n; i += 4) {
+    const uint8_t *c = L->codes + (size_t)i * m;
+    float a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+    const float *t = p->lut;
+    for (uint32_t s = 0; s < m; s++, t += ksub) {
+      a0 += t[c[s]];
+      a1 += t[c[m + s]];
+      a2 += t[c[2 * m + s]];
+      a3 += t[c[3 * m + s]];
+    }
+    cairn_topk_push(top, sign * a0, L->pos[i]);
+    cairn_topk_push(top, sign * a1, L->pos[i + 1]);
+    cairn_topk_push(top, sign * a2, L->pos[i + 2]);
+    cairn_topk_push(top, sign * a3, L->pos[i + 3]);
+  }
+  for (; i < L->n; i++)
+    cairn_topk_push(top, code_dist(ix, v, p, bias, L->codes + (size_t)i * m), L->pos[i]);
+}
+
 static void scan_list(const cairn_index *ix, const ivf *v, const ivf_list *L,
                       const ivf_query *p, float bias, const cairn_bitset *filter,
                       cairn_topk *top) {
   size_t cs = v->code_size;
+  if (filter == NULL && ix->type == CAIRN_INDEX_IVF_PQ) {
+    scan_pq4(ix, v, L, p, bias, top);
+    return;
+  }
   if (filter == NULL && ix->type == CAIRN_INDEX_IVF_FLAT) {
     float d[SCAN_BLOCK];
     for (uint32_t b = 0; b < L->n; b += SCAN_BLOCK) {
