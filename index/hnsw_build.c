@@ -238,7 +238,7 @@ cairn_status hnsw_add(cairn_index *ix, size_t n, const void *vecs,
   for (size_t i = begin; i < end; i++) {
     int l = draw_level(h);
     h->levels[i] = (uint8_t)l;
-    h->links0[i * (h->M0 + 1)] = 0;
+    memset(h->links0 + i * (h->M0 + 1), 0, (h->M0 + 1) * sizeof(uint32_t));
     h->locks[i] = 0;
     h->upper[i] = NULL;
     h->ninit = i + 1;
