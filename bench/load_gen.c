@@ -377,19 +377,127 @@ static void server_stop(server *s) {
   s->pid = 0;
 }
 
-/* VmRSS of a process in bytes, or 0. */
-static size_t rss_bytes(pid_t pid) {
-  char path[64], line[256];
+/* A "Key: N kB" field of /proc/PID/status in bytes, or 0. */
+static size_t status_bytes(pid_t pid, const char *key) {
+  char path[64], line[256], fmt[64];
   snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  snprintf(fmt, sizeof fmt, "%s: %%zu kB", key);
   FILE *f = fopen(path, "r");
   size_t kb = 0;
   if (f == NULL)
     return 0;
   while (fgets(line, sizeof line, f))
-    if (sscanf(line, "VmRSS: %zu kB", &kb) == 1)
+    if (sscanf(line, fmt, &kb) == 1)
       break;
   fclose(f);
   return kb * 1024;
+}
+
+static size_t rss_bytes(pid_t pid) { return status_bytes(pid, "VmRSS"); }
+
+/* Prints (stderr) the resident memory of a process by mapping name
+ * (anonymous mappings together, files by their directory), largest first:
+ * where the RSS figure comes from. */
+#define SMAPS_MAX 64
+static void smaps_note(pid_t pid) {
+  char path[64], line[4200], name[SMAPS_MAX][256], cur[256] = "";
+  size_t kb[SMAPS_MAX] = {0}, v;
+  int n = 0;
+  snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return;
+  while (fgets(line, sizeof line, f)) {
+    char file[4096] = "";
+    unsigned long lo, hi, inode;
+    /* A mapping's header: "lo-hi perms offset dev inode [path]"; the
+     * fields after it start with a capitalised key ("Rss:"). */
+    if (line[0] >= 'A' && line[0] <= 'Z') {
+      if (sscanf(line, "Rss: %zu kB", &v) != 1)
+        continue;
+      int i = 0;
+      while (i < n && strcmp(name[i], cur) != 0)
+        i++;
+      if (i == n && n < SMAPS_MAX)
+        snprintf(name[n++], sizeof name[0], "%s", cur);
+      if (i < n)
+        kb[i] += v;
+    } else if (sscanf(line, "%lx-%lx %*s %*x %*s %lu %4095s", &lo, &hi, &inode, file) >= 3) {
+      char *obj = strstr(file, "/objects/files/");
+      char *slash = strrchr(file, '/');
+      if (obj != NULL) { /* object store: by kind (insert_log, index_files) */
+        const char *kind = obj + strlen("/objects/files/");
+        size_t len = strcspn(kind, "/");
+        memmove(file, kind, len);
+        file[len] = '\0';
+      } else if (slash != NULL && slash != file)
+        *slash = '\0'; /* other files: by directory */
+      snprintf(cur, sizeof cur, "%s", file[0] ? file : "[anon]");
+    }
+  }
+  fclose(f);
+  for (int k = 0; k < 6 && n > 0; k++) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+      if (kb[i] > kb[best])
+        best = i;
+    if (kb[best] == 0)
+      break;
+    note("    RSS %8.1f MB  %s", (double)kb[best] / 1024.0, name[best]);
+    kb[best] = 0;
+  }
+}
+
+/* Context switches (voluntary + involuntary) of every thread of a
+ * process so far. */
+static uint64_t ctx_switches(pid_t pid) {
+  char dir[64];
+  snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+  DIR *d = opendir(dir);
+  if (d == NULL)
+    return 0;
+  uint64_t sum = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.')
+      continue;
+    char path[600], line[256];
+    snprintf(path, sizeof path, "%s/%.255s/status", dir, e->d_name);
+    FILE *f = fopen(path, "r");
+    unsigned long long v;
+    while (f != NULL && fgets(line, sizeof line, f))
+      if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1 ||
+          sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+        sum += v;
+    if (f != NULL)
+      fclose(f);
+  }
+  closedir(d);
+  return sum;
+}
+
+/* CPU seconds (user + system) used so far by a process (pid > 0) or by
+ * this one (pid 0). */
+static double cpu_seconds(pid_t pid) {
+  if (pid == 0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+  }
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+  unsigned long long ut = 0, st = 0;
+  if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                          &ut, &st) != 2)
+    return 0;
+  return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* Sum of the sizes of regular files under dir whose path contains part. */
@@ -1040,6 +1148,7 @@ typedef struct run_spec {
   const dataset *ds;
   const char *target, *coll; /* server */
   const cairn_index *ix;     /* or in-process */
+  pid_t server_pid;          /* for its CPU time; 0 in-process */
   int ef;
   int threads;
   size_t n; /* queries */
@@ -1056,6 +1165,9 @@ typedef struct run_job {
 
 typedef struct run_result {
   double qps, p50_us, p99_us, mean_us, recall;
+  double cpu_us_self;   /* CPU of this process (client or library) per query */
+  double cpu_us_server; /* CPU of the server per query */
+  double cs_server;     /* context switches of the server's threads per query */
 } run_result;
 
 static void *run_main(void *arg) {
@@ -1095,20 +1207,27 @@ static run_result run_searches(const run_spec *sp) {
     jobs[i] = (run_job){.spec = sp, .begin = sp->n * (size_t)i / (size_t)sp->threads,
                         .end = sp->n * (size_t)(i + 1) / (size_t)sp->threads,
                         .lat = lat, .ids = ids};
-  double t0 = now_s();
+  double t0 = now_s(), c0 = cpu_seconds(0);
+  double s0 = sp->server_pid > 0 ? cpu_seconds(sp->server_pid) : 0;
+  uint64_t x0 = sp->server_pid > 0 ? ctx_switches(sp->server_pid) : 0;
   for (int i = 0; i < sp->threads; i++)
     if (pthread_create(&th[i], NULL, run_main, &jobs[i]) != 0)
       die("cannot start a thread");
   for (int i = 0; i < sp->threads; i++)
     pthread_join(th[i], NULL);
-  double wall = now_s() - t0;
+  double wall = now_s() - t0, c1 = cpu_seconds(0);
+  double s1 = sp->server_pid > 0 ? cpu_seconds(sp->server_pid) : 0;
+  uint64_t x1 = sp->server_pid > 0 ? ctx_switches(sp->server_pid) : 0;
   for (int i = 0; i < sp->threads; i++)
     if (jobs[i].failed)
       die("search: %s", jobs[i].why);
   int *qidx = xcalloc(sp->n, sizeof(int));
   for (size_t i = 0; i < sp->n; i++)
     qidx[i] = (int)(i % (size_t)sp->ds->n_queries);
-  run_result r = {.qps = (double)sp->n / wall, .recall = recall_of(sp->ds, qidx, ids, sp->n)};
+  run_result r = {.qps = (double)sp->n / wall, .recall = recall_of(sp->ds, qidx, ids, sp->n),
+                  .cpu_us_self = (c1 - c0) / (double)sp->n * 1e6,
+                  .cpu_us_server = (s1 - s0) / (double)sp->n * 1e6,
+                  .cs_server = (double)(x1 - x0) / (double)sp->n};
   double sum = 0;
   for (size_t i = 0; i < sp->n; i++)
     sum += lat[i];
@@ -1128,14 +1247,24 @@ static void put_run(const char *side, const char *who, int threads, int ef,
   char labels[96];
   snprintf(labels, sizeof labels, "side=%s %s=%d ef=%d", side, who, threads, ef);
   note("search %-9s %s=%d ef=%d: %.0f QPS, p50 %.0f us, p99 %.0f us, mean %.0f us, "
-       "recall@10 %.4f",
-       side, who, threads, ef, r->qps, r->p50_us, r->p99_us, r->mean_us, r->recall);
+       "recall@10 %.4f; per query: %s CPU %.0f us, server CPU %.0f us, server "
+       "context switches %.1f",
+       side, who, threads, ef, r->qps, r->p50_us, r->p99_us, r->mean_us, r->recall,
+       strcmp(side, "server") == 0 ? "client" : "library", r->cpu_us_self,
+       r->cpu_us_server, r->cs_server);
   char name[48];
   snprintf(name, sizeof name, "search_qps");
   figure_put(name, labels, r->qps);
   figure_put("search_p50_us", labels, r->p50_us);
   figure_put("search_p99_us", labels, r->p99_us);
   figure_put("search_recall_at_10", labels, r->recall);
+  figure_put(strcmp(side, "server") == 0 ? "search_client_cpu_us_per_query"
+                                         : "search_library_cpu_us_per_query",
+             labels, r->cpu_us_self);
+  if (strcmp(side, "server") == 0) {
+    figure_put("search_server_cpu_us_per_query", labels, r->cpu_us_server);
+    figure_put("search_server_ctx_switches_per_query", labels, r->cs_server);
+  }
 }
 
 /* ---- phase 2: search ------------------------------------------------------------------ */
@@ -1209,9 +1338,10 @@ static int cmp_qps(const void *a, const void *b) {
  * queries; the round with the median QPS is reported (the machine is shared,
  * so one round can be hit by a neighbour's burst). */
 #define ROUNDS 3
-static run_result measure(const dataset *ds, const char *target, const cairn_index *ix,
+static run_result measure(const dataset *ds, const server *s, const cairn_index *ix,
                           int threads, int ef, size_t n) {
-  run_spec sp = {.ds = ds, .target = target, .coll = "load_glove", .ix = ix, .ef = ef,
+  run_spec sp = {.ds = ds, .target = s ? s->target : NULL, .coll = "load_glove", .ix = ix,
+                 .server_pid = s ? s->pid : 0, .ef = ef,
                  .threads = threads, .n = n / 10 < 200 ? 200 : n / 10};
   run_searches(&sp);
   sp.n = n;
@@ -1250,7 +1380,7 @@ static void phase_search(const opts *o) {
   run_result srv[MAX_LIST];
   int four = -1, one = -1;
   for (int i = 0; i < o->n_s_clients; i++) {
-    srv[i] = measure(&ds, s.target, NULL, o->s_clients[i], ef, n);
+    srv[i] = measure(&ds, &s, NULL, o->s_clients[i], ef, n);
     put_run("server", "clients", o->s_clients[i], ef, &srv[i]);
     if (o->s_clients[i] == 4)
       four = i;
@@ -1341,7 +1471,10 @@ static void recovery_memory(const opts *o, const server *s, const char *dir, con
   note("recovery (%s): RSS %.0f MB, raw vectors %.0f MB, index files %.0f MB, "
        "RSS / (raw + index) = %.2f",
        tag, rss / 1e6, raw / 1e6, index_bytes / 1e6, rss / (raw + (double)index_bytes));
+  smaps_note(s->pid);
   figure_put("server_rss_mb", labels, rss / 1e6);
+  figure_put("server_rss_anon_mb", labels, (double)status_bytes(s->pid, "RssAnon") / 1e6);
+  figure_put("server_rss_file_mb", labels, (double)status_bytes(s->pid, "RssFile") / 1e6);
   figure_put("server_rss_mb_per_million_rows", labels, per_m / 1e6);
   figure_put("raw_vector_mb", labels, raw / 1e6);
   figure_put("index_files_mb", labels, index_bytes / 1e6);
