@@ -21,8 +21,10 @@
 
 /* The registry of backends. A new backend (e.g. "s3") adds one row. */
 extern const cairn_objstore_vtable cairn_objstore_local_vtable;
+extern const cairn_objstore_vtable cairn_objstore_s3_vtable;
 static const cairn_objstore_vtable *const obj_backends[] = {
     &cairn_objstore_local_vtable,
+    &cairn_objstore_s3_vtable,
 };
 #define N_BACKENDS (sizeof obj_backends / sizeof obj_backends[0])
 
