@@ -12,10 +12,14 @@
  * sub-quantiser), BIN_IVF_FLAT dim/8.
  *
  * Encodings:
- *   - SQ8: per dimension j, code c = round((x_j - vmin_j) / vdiff_j * 255)
- *     clamped to [0,255]; decoded x_j = vmin_j + c * vdiff_j / 255. vmin
- *     and vdiff are the min and range of the training sample (not by
- *     residual).
+ *   - SQ8 (residual, format version 2): r = x - centroid of the row's
+ *     list (x already normalised for COSINE); per dimension j, code
+ *     c = round((r_j - vmin_j) / vdiff_j * 255) clamped to [0,255];
+ *     decoded x_j = centroid_j + vmin_j + c * vdiff_j / 255. vmin/vdiff
+ *     span the 0.1%..99.9% quantiles of the training sample's residuals
+ *     per dimension (values outside clamp). Legacy files (version 1,
+ *     sq8_raw) encode x itself with min/max ranges of the raw sample;
+ *     they still load and search (centroid term taken as zero).
  *   - PQ: the residual r = x - centroid is cut into m sub-vectors of
  *     dsub = dim/m values; each is replaced by its nearest of ksub = 2^nbits
  *     codebook entries (k-means per sub-space on residuals of the sample).
@@ -41,6 +45,7 @@ typedef struct ivf {
   uint8_t *bcentroids;/* nlist * dim/8 bytes (BIN_IVF_FLAT) */
   ivf_list *lists;    /* nlist */
   float *vmin, *vdiff;/* SQ8: dim each */
+  bool sq8_raw;       /* SQ8 legacy (version 1) encoding: no residual */
   uint32_t m, ksub, dsub; /* PQ */
   float *codebooks;   /* PQ: m * ksub * dsub floats */
   float *pq_pre;      /* PQ + L2: nlist * m * ksub floats, derived (not

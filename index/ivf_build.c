@@ -3,7 +3,7 @@
  *
  * train: k-means (kmeans.c) on the rows given, nlist centroids
  * (spherical for IP/COSINE); then SQ8 ranges or PQ codebooks from the
- * same sample. If fewer rows than nlist are given, centroids repeat rows
+ * residuals (row - nearest centroid) of the same sample. If fewer rows than nlist are given, centroids repeat rows
  * (lists may stay empty — harmless). BIN_IVF_FLAT trains binary centroids
  * by Hamming k-means with bitwise-majority updates, seeded from distinct
  * random rows.
@@ -20,6 +20,8 @@
 #define IVF_KMEANS_ITERS 10
 #define PQ_TRAIN_MAX 65536
 #define BIN_KMEANS_ITERS 8
+#define SQ8_TRAIN_MAX 65536
+#define SQ8_TRIM 0.001 /* quantile cut at each end of the residual ranges */
 
 static bool is_bin(const cairn_index *ix) { return ix->type == CAIRN_INDEX_BIN_IVF_FLAT; }
 static bool use_ip(const cairn_index *ix) { return ix->metric == CAIRN_METRIC_IP || ix->metric == CAIRN_METRIC_COSINE; }
@@ -129,18 +131,65 @@ done:
   return st;
 }
 
-static void train_sq8(const cairn_index *ix, ivf *v, size_t n, const float *x) {
-  size_t d = ix->dim;
-  for (size_t j = 0; j < d; j++) {
-    float lo = FLT_MAX, hi = -FLT_MAX;
-    for (size_t i = 0; i < n; i++) {
-      float t = x[i * d + j];
-      lo = t < lo ? t : lo;
-      hi = t > hi ? t : hi;
+/* k-th smallest of a[0..n) (a is reordered); quickselect, n > k. */
+static float select_kth(float *a, size_t n, size_t k) {
+  size_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    float piv = a[lo + (hi - lo) / 2];
+    size_t i = lo, j = hi;
+    while (i <= j) {
+      while (a[i] < piv)
+        i++;
+      while (a[j] > piv)
+        j--;
+      if (i <= j) {
+        float t = a[i];
+        a[i++] = a[j];
+        a[j] = t;
+        if (j == 0)
+          break;
+        j--;
+      }
     }
+    if (k <= j)
+      hi = j;
+    else if (k >= i)
+      lo = i;
+    else
+      return a[k];
+  }
+  return a[k];
+}
+
+/* SQ8 ranges: per dimension the SQ8_TRIM .. 1-SQ8_TRIM quantiles of the
+ * residuals (row - its centroid) of the first SQ8_TRAIN_MAX sample rows. */
+static cairn_status train_sq8(const cairn_index *ix, ivf *v, size_t n,
+                              const float *x, cairn_error *err) {
+  size_t d = ix->dim, m = n < SQ8_TRAIN_MAX ? n : SQ8_TRAIN_MAX;
+  double trim = SQ8_TRIM;
+  const char *e = getenv("CAIRN_SQ8_TRIM"); /* measurement knob */
+  if (e != NULL)
+    trim = atof(e);
+  uint32_t *assign = malloc(m * sizeof(uint32_t));
+  float *col = malloc(m * sizeof(float));
+  if (assign == NULL || col == NULL) {
+    free(assign);
+    free(col);
+    return cairn_error_set(err, CAIRN_NOMEM, NULL);
+  }
+  ivf_assign(ix, v, x, m, assign);
+  size_t klo = (size_t)(trim * (double)(m - 1));
+  size_t khi = m - 1 - klo;
+  for (size_t j = 0; j < d; j++) {
+    for (size_t i = 0; i < m; i++)
+      col[i] = x[i * d + j] - v->centroids[(size_t)assign[i] * d + j];
+    float lo = select_kth(col, m, klo), hi = select_kth(col, m, khi);
     v->vmin[j] = lo;
     v->vdiff[j] = hi > lo ? hi - lo : 1.0f;
   }
+  free(assign);
+  free(col);
+  return CAIRN_OK;
 }
 
 static cairn_status train_pq(const cairn_index *ix, ivf *v, size_t n,
@@ -219,11 +268,14 @@ static cairn_status ivf_train(cairn_index *ix, size_t n, const void *vecs,
   if (st != CAIRN_OK)
     return st;
   if (ix->type == CAIRN_INDEX_IVF_SQ8) {
+    free(v->vmin);
+    free(v->vdiff);
     v->vmin = malloc(d * sizeof(float));
     v->vdiff = malloc(d * sizeof(float));
     if (v->vmin == NULL || v->vdiff == NULL)
       return cairn_error_set(err, CAIRN_NOMEM, NULL);
-    train_sq8(ix, v, n, vecs);
+    v->sq8_raw = false;
+    st = train_sq8(ix, v, n, vecs, err);
   } else if (ix->type == CAIRN_INDEX_IVF_PQ) {
     v->codebooks = malloc((size_t)v->m * v->ksub * v->dsub * sizeof(float));
     if (v->codebooks == NULL)
@@ -241,8 +293,10 @@ static void encode(const cairn_index *ix, const ivf *v, const void *row,
   const float *x = row;
   size_t d = ix->dim;
   if (ix->type == CAIRN_INDEX_IVF_SQ8) {
+    const float *cent = v->centroids + (size_t)l * d;
     for (size_t j = 0; j < d; j++) {
-      float c = (x[j] - v->vmin[j]) / v->vdiff[j] * 255.0f;
+      float rj = v->sq8_raw ? x[j] : x[j] - cent[j];
+      float c = (rj - v->vmin[j]) / v->vdiff[j] * 255.0f;
       c = c < 0 ? 0 : c > 255 ? 255 : c;
       out[j] = (uint8_t)lrintf(c);
     }

@@ -4,7 +4,16 @@
  * After the common part, in order:
  *   section centroids   nlist * dim float32 (float) or nlist * dim/8
  *                       bytes (BIN_IVF_FLAT); empty when untrained
- *   IVF_SQ8:  section vmin (dim float32), section vdiff (dim float32)
+ *   IVF_SQ8:  section SQ8 version (6 bytes: "SQ8V", u16 version), then
+ *             section vmin (dim float32), section vdiff (dim float32).
+ *             Version 2 (written now): codes are residuals to the list's
+ *             centroid (ivf.h). Version 1 files have no version section
+ *             (vmin follows the centroids directly; raw-vector codes): they
+ *             are recognised because a vmin section's length is 0 or a
+ *             multiple of 4, never 6, and load as legacy (sq8_raw) indexes
+ *             that search correctly and are saved back as version 1.
+ *             Any other version is refused with CAIRN_CORRUPT ("IVF_SQ8
+ *             section version N unsupported").
  *   IVF_PQ:   section codebooks (m * 2^nbits * dim/m float32)
  *   section list sizes  nlist u32
  *   then per list l: section positions (size_l u32), section codes
@@ -18,6 +27,9 @@
 
 #include "ivf.h"
 
+#define SQ8_VERSION 2 /* residual codes */
+#define SQ8_VER_LEN 6
+
 cairn_status ivf_save(const cairn_index *ix, cairn_writer *w, cairn_error *err) {
   (void)err;
   const ivf *v = ix->impl;
@@ -27,6 +39,10 @@ cairn_status ivf_save(const cairn_index *ix, cairn_writer *w, cairn_error *err) 
   else
     cairn_writer_section(w, v->centroids, v->centroids ? v->nlist * d * sizeof(float) : 0);
   if (ix->type == CAIRN_INDEX_IVF_SQ8) {
+    if (!v->sq8_raw) {
+      uint8_t ver[SQ8_VER_LEN] = {'S', 'Q', '8', 'V', SQ8_VERSION & 0xff, SQ8_VERSION >> 8};
+      cairn_writer_section(w, ver, sizeof ver);
+    }
     cairn_writer_section(w, v->vmin, v->vmin ? d * sizeof(float) : 0);
     cairn_writer_section(w, v->vdiff, v->vdiff ? d * sizeof(float) : 0);
   } else if (ix->type == CAIRN_INDEX_IVF_PQ) {
@@ -62,6 +78,26 @@ static cairn_status corrupt(cairn_error *err, const char *what) {
   return cairn_error_set(err, CAIRN_CORRUPT, "IVF %s malformed", what);
 }
 
+/* Reads the optional SQ8 version section; sets v->sq8_raw for version 1
+ * (no such section: the reader is left where it was). */
+static cairn_status sq8_version(cairn_reader *r, ivf *v, cairn_error *err) {
+  size_t at = r->off, len;
+  const void *p;
+  if (!cairn_reader_section(r, 1, SIZE_MAX, &p, &len))
+    return corrupt(err, "SQ8 version");
+  if (len != SQ8_VER_LEN || memcmp(p, "SQ8V", 4) != 0) {
+    r->off = at;
+    v->sq8_raw = true;
+    return CAIRN_OK;
+  }
+  const uint8_t *b = p;
+  unsigned ver = b[4] | (unsigned)b[5] << 8;
+  if (ver != SQ8_VERSION)
+    return cairn_error_set(err, CAIRN_CORRUPT, "IVF_SQ8 section version %u unsupported", ver);
+  v->sq8_raw = false;
+  return CAIRN_OK;
+}
+
 cairn_status ivf_load(cairn_index *ix, cairn_reader *r, cairn_error *err) {
   ivf *v = ix->impl;
   size_t d = ix->dim;
@@ -75,6 +111,9 @@ cairn_status ivf_load(cairn_index *ix, cairn_reader *r, cairn_error *err) {
     v->centroids = p;
   bool have = p != NULL;
   if (ix->type == CAIRN_INDEX_IVF_SQ8) {
+    cairn_status st = sq8_version(r, v, err);
+    if (st != CAIRN_OK)
+      return st;
     if (!read_opt(r, d * sizeof(float), (void **)&v->vmin) ||
         !read_opt(r, d * sizeof(float), (void **)&v->vdiff) ||
         (v->vmin == NULL) != (v->vdiff == NULL) || (v->vmin == NULL) == have)
