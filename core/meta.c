@@ -8,6 +8,7 @@
  * CAIRN_META_MAX_TXN_OPS ops per branch and names no key twice in a branch.
  */
 #include "meta.h"
+#include "meta_etcd.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 /* The registry of backends. A new backend (e.g. "etcd") adds one row. */
 static const cairn_meta_vtable *const meta_backends[] = {
     &cairn_meta_embedded_vtable,
+    &cairn_meta_etcd_vtable,
 };
 #define N_BACKENDS (sizeof meta_backends / sizeof meta_backends[0])
 
