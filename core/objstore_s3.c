@@ -24,10 +24,11 @@
  *           rule), at most 10000.
  *
  * Signing (AWS SigV4, implemented here with libcrypto rather than
- * CURLOPT_AWS_SIGV4): libcurl 7.88's signer neither sorts nor re-encodes the
- * query string, which ListObjectsV2 needs, and it cannot be unit-tested
- * without a verifying server. Our signer is checked against the published
- * AWS examples in tests/unit/test_objstore_s3.c. Signed headers: host,
+ * CURLOPT_AWS_SIGV4): libcurl 7.88 (Debian 12) signs the query string as
+ * given, unsorted (curl issue #9717, fixed in later releases), its result
+ * depends on the libcurl version, and it cannot be checked without a server
+ * that verifies signatures (s3rver does not). Our signer is checked against
+ * the AWS documentation's examples in tests/unit/test_objstore_s3.c. Signed headers: host,
  * x-amz-content-sha256, x-amz-date, and range / x-amz-security-token when
  * sent. x-amz-content-sha256 is the SHA-256 of the body (also for UploadPart
  * and Complete), so an S3 server rejects a body damaged on the way over
@@ -60,6 +61,8 @@
  */
 #include "objstore_s3.h"
 
+#include "log.h"
+
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -88,7 +91,7 @@
 #define EMPTY_SHA256                                                           \
   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-/* ==== growable byte buffer ================================================== */
+/* ==== growable byte buffer ================================================ */
 
 typedef struct sbuf {
   char *p;
@@ -143,7 +146,7 @@ static void sb_free(sbuf *b) {
   *b = (sbuf){0};
 }
 
-/* ==== encoding, hashing, SigV4 ============================================== */
+/* ==== encoding, hashing, SigV4 ============================================ */
 
 static bool unreserved(unsigned char c) {
   return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
@@ -296,7 +299,7 @@ done:
   return st;
 }
 
-/* ==== a small bounded XML walker ============================================= */
+/* ==== a small bounded XML walker ========================================== */
 
 typedef struct xml_handler {
   void *ctx;
@@ -304,9 +307,8 @@ typedef struct xml_handler {
   cairn_status (*on_open)(void *ctx, char (*path)[XML_MAX_NAME + 1], int depth,
                           cairn_error *err);
   /* text is the raw (undecoded) content when leaf, else NULL/0 */
-  cairn_status (*on_close)(void *ctx, char (*path)[XML_MAX_NAME + 1],
-                           int depth, const char *text, size_t text_len,
-                           cairn_error *err);
+  cairn_status (*on_close)(void *ctx, char (*path)[XML_MAX_NAME + 1], int depth,
+                           const char *text, size_t text_len, cairn_error *err);
 } xml_handler;
 
 static const char *find_str(const char *p, const char *end, const char *s) {
@@ -395,8 +397,9 @@ static cairn_status xml_end_tag(xml_state *x, const char *lt, const char *gt,
       return xml_bad(err, "junk in end tag");
   int d = x->depth;
   bool leaf = x->leaf[d - 1];
-  cairn_status st = h->on_close(h->ctx, x->path, d, leaf ? x->text[d - 1] : NULL,
-                                leaf ? (size_t)(lt - x->text[d - 1]) : 0, err);
+  cairn_status st =
+      h->on_close(h->ctx, x->path, d, leaf ? x->text[d - 1] : NULL,
+                  leaf ? (size_t)(lt - x->text[d - 1]) : 0, err);
   x->depth--;
   return st;
 }
@@ -420,8 +423,8 @@ static cairn_status xml_start_tag(xml_state *x, const char *lt, const char *gt,
   x->text[d] = gt + 1;
   x->depth++;
   x->had_root = true;
-  cairn_status st = h->on_open ? h->on_open(h->ctx, x->path, x->depth, err)
-                               : CAIRN_OK;
+  cairn_status st =
+      h->on_open ? h->on_open(h->ctx, x->path, x->depth, err) : CAIRN_OK;
   if (st != CAIRN_OK || gt[-1] != '/')
     return st;
   /* self-closing <Name/>: closes at once with empty text */
@@ -473,7 +476,10 @@ static char *xml_text(const char *t, size_t n) {
   static const struct {
     const char *name;
     char c;
-  } ents[] = {{"amp;", '&'}, {"lt;", '<'}, {"gt;", '>'}, {"quot;", '"'},
+  } ents[] = {{"amp;", '&'},
+              {"lt;", '<'},
+              {"gt;", '>'},
+              {"quot;", '"'},
               {"apos;", '\''}};
   char *out = malloc(n + 1), *o = out;
   if (out == NULL)
@@ -528,7 +534,7 @@ static void xml_text_copy(const char *t, size_t n, char *out, size_t out_len) {
   free(s);
 }
 
-/* ---- documents with a few depth-2 leaves: Error, Initiate/Complete result - */
+/* ---- Error, Initiate- and CompleteMultipartUploadResult documents ------- */
 
 typedef struct simple_doc {
   char root[XML_MAX_NAME + 1];
@@ -562,12 +568,12 @@ static cairn_status simple_parse(const char *xml, size_t len, simple_doc *d,
   return xml_walk(xml, len, &h, err);
 }
 
-/* ---- ListBucketResult ------------------------------------------------------ */
+/* ---- ListBucketResult ---------------------------------------------------- */
 
 typedef struct list_parse {
   cairn_s3_list_page *page;
   size_t cap;
-  char *key;     /* current <Contents> */
+  char *key; /* current <Contents> */
   uint64_t size;
   bool has_size;
   bool is_error;
@@ -677,8 +683,8 @@ cairn_status cairn_s3_parse_list(const char *xml, size_t len,
   *out = (cairn_s3_list_page){0};
   list_parse lp = {.page = out};
   xml_handler h = {.ctx = &lp, .on_open = list_open, .on_close = list_close};
-  cairn_status st = xml == NULL ? xml_bad(err, "no body")
-                                : xml_walk(xml, len, &h, err);
+  cairn_status st =
+      xml == NULL ? xml_bad(err, "no body") : xml_walk(xml, len, &h, err);
   free(lp.key);
   if (st == CAIRN_OK && lp.is_error)
     st = cairn_error_set(err, CAIRN_IO, "S3 list: %s: %s",
@@ -697,7 +703,7 @@ void cairn_s3_list_page_free(cairn_s3_list_page *page) {
   *page = (cairn_s3_list_page){0};
 }
 
-/* ==== the store: location, curl handle pool ================================= */
+/* ==== the store: location, curl handle pool =============================== */
 
 typedef struct s3_store {
   cairn_objstore base;
@@ -984,8 +990,8 @@ static cairn_status set_endpoint(s3_store *s, const char *scheme,
   /* default ports are not part of the Host header curl would send */
   size_t keep = hn;
   const char *dflt = https ? ":443" : ":80";
-  if (hn > strlen(dflt) && strncmp(host + hn - strlen(dflt), dflt,
-                                   strlen(dflt)) == 0)
+  if (hn > strlen(dflt) &&
+      strncmp(host + hn - strlen(dflt), dflt, strlen(dflt)) == 0)
     keep = hn - strlen(dflt);
   sbuf h = {0}, u = {0}, pb = {0};
   if (virt)
@@ -1008,13 +1014,13 @@ static cairn_status set_endpoint(s3_store *s, const char *scheme,
 
 static cairn_status resolve_opts(s3_store *s, s3_opts *o, cairn_error *err) {
   cairn_status st = CAIRN_OK;
-  const char *region = o->region ? o->region
-                                 : env_or("AWS_REGION", "AWS_DEFAULT_REGION",
-                                          "us-east-1");
-  const char *ak = o->access_key ? o->access_key
-                                 : env_or("AWS_ACCESS_KEY_ID", NULL, "");
-  const char *sk = o->secret_key ? o->secret_key
-                                 : env_or("AWS_SECRET_ACCESS_KEY", NULL, "");
+  const char *region =
+      o->region ? o->region
+                : env_or("AWS_REGION", "AWS_DEFAULT_REGION", "us-east-1");
+  const char *ak =
+      o->access_key ? o->access_key : env_or("AWS_ACCESS_KEY_ID", NULL, "");
+  const char *sk =
+      o->secret_key ? o->secret_key : env_or("AWS_SECRET_ACCESS_KEY", NULL, "");
   const char *tok = o->session_token ? o->session_token
                                      : env_or("AWS_SESSION_TOKEN", NULL, "");
   if (o->payload != NULL && strcmp(o->payload, "signed") != 0 &&
@@ -1102,13 +1108,13 @@ static cairn_status s3_open(const char *location, cairn_objstore **out,
   return CAIRN_OK;
 }
 
-/* ==== one request, with retries ============================================== */
+/* ==== one request, with retries =========================================== */
 
 typedef struct s3_request {
-  const char *method;  /* GET HEAD PUT POST DELETE */
-  const char *key;     /* full object name (root included) or NULL: bucket */
-  const char *query;   /* canonical query string, "" for none */
-  const void *body;    /* PUT/POST body (may be NULL when body_len 0) */
+  const char *method; /* GET HEAD PUT POST DELETE */
+  const char *key;    /* full object name (root included) or NULL: bucket */
+  const char *query;  /* canonical query string, "" for none */
+  const void *body;   /* PUT/POST body (may be NULL when body_len 0) */
   size_t body_len;
   const char *content_type; /* of the body */
   char range[64];           /* "" or "bytes=A-B" */
@@ -1188,8 +1194,9 @@ static cairn_status request_headers(const s3_store *s, const s3_request *rq,
     l = curl_slist_append(l, line);
   }
   if (s->access_key[0]) {
-    cairn_s3_sign_input in = {rq->method, uri, rq->query, hs, nh, hash,
-                              date, s->region, s->access_key, s->secret_key};
+    cairn_s3_sign_input in = {
+        rq->method, uri,       rq->query,     hs,           nh, hash,
+        date,       s->region, s->access_key, s->secret_key};
     cairn_status st = cairn_s3_sigv4_authorization(&in, auth, sizeof auth, err);
     if (st != CAIRN_OK) {
       curl_slist_free_all(l);
@@ -1298,7 +1305,10 @@ static void backoff_sleep(const s3_store *s, unsigned attempt_no) {
     d = s->backoff_max_ms;
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
-  long jitter = d / 2 > 0 ? (long)((unsigned long)now.tv_nsec % (unsigned long)(d / 2 + 1)) : 0;
+  long jitter =
+      d / 2 > 0
+          ? (long)((unsigned long)now.tv_nsec % (unsigned long)(d / 2 + 1))
+          : 0;
   long ms = d - jitter; /* in [d/2, d] */
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -1335,8 +1345,8 @@ static cairn_status http_error(const s3_store *s, const s3_request *rq,
 /* Perform with retries. OK means an HTTP response that is no retryable
  * failure (the caller judges its code); a transport failure or a retryable
  * status after the last attempt is CAIRN_IO. */
-static cairn_status perform(s3_store *s, const s3_request *rq, s3_response *resp,
-                            cairn_error *err) {
+static cairn_status perform(s3_store *s, const s3_request *rq,
+                            s3_response *resp, cairn_error *err) {
   char hash[65];
   bool idempotent = strcmp(rq->method, "POST") != 0;
   if (rq->body_len == 0)
@@ -1367,7 +1377,7 @@ static cairn_status perform(s3_store *s, const s3_request *rq, s3_response *resp
   }
 }
 
-/* ==== object operations ======================================================= */
+/* ==== object operations =================================================== */
 
 /* ROOT + key (malloc'd) */
 static char *full_key(const s3_store *s, const char *key) {
@@ -1383,7 +1393,10 @@ static char *full_key(const s3_store *s, const char *key) {
 
 static cairn_status put_object(s3_store *s, const char *fkey, const void *data,
                                size_t len, cairn_error *err) {
-  s3_request rq = {.method = "PUT", .key = fkey, .query = "", .body = data,
+  s3_request rq = {.method = "PUT",
+                   .key = fkey,
+                   .query = "",
+                   .body = data,
                    .body_len = len,
                    .content_type = "application/octet-stream"};
   s3_response r = {0};
@@ -1486,8 +1499,8 @@ static cairn_status s3_get(cairn_objstore *base, const char *key,
   if (st == CAIRN_OK && r.code != 200 && r.code != 206 &&
       !(r.code == 416 && rq.range[0]))
     st = http_error(s, &rq, &r, err);
-  if (st == CAIRN_OK && take_body(&r, offset, len, rq.range[0] != '\0', data,
-                                  got) != CAIRN_OK)
+  if (st == CAIRN_OK &&
+      take_body(&r, offset, len, rq.range[0] != '\0', data, got) != CAIRN_OK)
     st = NOMEM(err, "get");
   sb_free(&r.body);
   free(fkey);
@@ -1510,7 +1523,7 @@ static cairn_status s3_remove(cairn_objstore *base, const char *key,
   return st;
 }
 
-/* ---- list ---------------------------------------------------------------------- */
+/* ---- list ---------------------------------------------------------------- */
 
 /* One ListObjectsV2 request. */
 static cairn_status list_page(s3_store *s, const char *fprefix,
@@ -1587,8 +1600,8 @@ static cairn_status s3_list(cairn_objstore *base, const char *prefix,
   char *fafter = after ? full_key(s, after) : NULL;
   char *token = NULL;
   list_acc acc = {0};
-  cairn_status st = fprefix && (fafter || !after) ? CAIRN_OK
-                                                  : NOMEM(err, "list");
+  cairn_status st =
+      fprefix && (fafter || !after) ? CAIRN_OK : NOMEM(err, "list");
   while (st == CAIRN_OK) {
     unsigned mk = s->max_keys;
     if (limit > 0 && limit - acc.n < mk)
@@ -1599,6 +1612,12 @@ static cairn_status s3_list(cairn_objstore *base, const char *prefix,
       break;
     if (list_take(s, prefix, after, &pg, &acc, limit) != CAIRN_OK)
       st = NOMEM(err, "list");
+    if (token != NULL && pg.next_token != NULL &&
+        strcmp(token, pg.next_token) == 0)
+      st = cairn_error_set(err, CAIRN_CORRUPT,
+                           "s3 list %s%s: the server repeated a continuation "
+                           "token",
+                           s->display, prefix);
     free(token);
     token = pg.next_token;
     pg.next_token = NULL;
@@ -1626,17 +1645,17 @@ static cairn_status s3_list(cairn_objstore *base, const char *prefix,
   return st;
 }
 
-/* ==== the writer: one PUT, or a multipart upload ============================= */
+/* ==== the writer: one PUT, or a multipart upload ========================== */
 
 typedef struct s3_writer {
   cairn_obj_writer base;
-  char *fkey;       /* ROOT/KEY */
-  uint8_t *buf;     /* pending bytes, at most part_size */
+  char *fkey;   /* ROOT/KEY */
+  uint8_t *buf; /* pending bytes, at most part_size */
   size_t len, cap;
-  char *upload_id;  /* NULL until the first part goes out */
-  char **etags;     /* etags[i] of part i + 1 */
+  char *upload_id; /* NULL until the first part goes out */
+  char **etags;    /* etags[i] of part i + 1 */
   size_t n_parts, cap_parts;
-  bool failed;      /* an append failed: commit refuses */
+  bool failed; /* an append failed: commit refuses */
 } s3_writer;
 
 static cairn_status s3_writer_open(cairn_objstore *base, const char *key,
@@ -1654,7 +1673,9 @@ static cairn_status s3_writer_open(cairn_objstore *base, const char *key,
 
 /* CreateMultipartUpload -> w->upload_id */
 static cairn_status mp_create(s3_store *s, s3_writer *w, cairn_error *err) {
-  s3_request rq = {.method = "POST", .key = w->fkey, .query = "uploads=",
+  s3_request rq = {.method = "POST",
+                   .key = w->fkey,
+                   .query = "uploads=",
                    .content_type = "application/octet-stream"};
   s3_response r = {0};
   simple_doc d;
@@ -1704,7 +1725,10 @@ static cairn_status mp_upload(s3_store *s, s3_writer *w, cairn_error *err) {
   char *q = mp_query(w, w->n_parts + 1);
   if (q == NULL)
     return NOMEM(err, "multipart");
-  s3_request rq = {.method = "PUT", .key = w->fkey, .query = q, .body = w->buf,
+  s3_request rq = {.method = "PUT",
+                   .key = w->fkey,
+                   .query = q,
+                   .body = w->buf,
                    .body_len = w->len,
                    .content_type = "application/octet-stream"};
   s3_response r = {0};
@@ -1713,8 +1737,7 @@ static cairn_status mp_upload(s3_store *s, s3_writer *w, cairn_error *err) {
     st = http_error(s, &rq, &r, err);
   if (st == CAIRN_OK && r.etag[0] == '\0')
     st = cairn_error_set(err, CAIRN_IO, "s3 part %zu of %s%s: no ETag",
-                         w->n_parts + 1, s->display,
-                         w->fkey + strlen(s->root));
+                         w->n_parts + 1, s->display, w->fkey + strlen(s->root));
   if (st == CAIRN_OK && (w->etags[w->n_parts] = strdup(r.etag)) == NULL)
     st = NOMEM(err, "multipart");
   if (st == CAIRN_OK) {
@@ -1736,8 +1759,10 @@ static cairn_status s3_writer_append(cairn_obj_writer *base, const void *data,
   s3_writer *w = (s3_writer *)base;
   s3_store *s = (s3_store *)base->store;
   if (w->failed)
-    return cairn_error_set(err, CAIRN_IO, "s3 writer %s: an earlier append "
-                           "failed", w->fkey);
+    return cairn_error_set(err, CAIRN_IO,
+                           "s3 writer %s: an earlier append "
+                           "failed",
+                           w->fkey);
   const uint8_t *p = data;
   while (len > 0) {
     if (w->len == w->cap && w->cap < s->part_size) { /* grow toward a part */
@@ -1767,15 +1792,20 @@ static cairn_status mp_complete(s3_store *s, s3_writer *w, cairn_error *err) {
   for (size_t i = 0; i < w->n_parts; i++) {
     sb_printf(&b, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
     for (const char *e = w->etags[i]; *e; e++) /* escape for XML */
-      sb_str(&b, *e == '&' ? "&amp;" : *e == '<' ? "&lt;" : *e == '>' ? "&gt;"
-                 : (char[2]){*e, 0});
+      sb_str(&b, *e == '&'   ? "&amp;"
+                 : *e == '<' ? "&lt;"
+                 : *e == '>' ? "&gt;"
+                             : (char[2]){*e, 0});
     sb_str(&b, "</ETag></Part>");
   }
   sb_str(&b, "</CompleteMultipartUpload>");
   char *q = mp_query(w, 0);
   cairn_status st = b.oom || q == NULL ? NOMEM(err, "multipart") : CAIRN_OK;
-  s3_request rq = {.method = "POST", .key = w->fkey, .query = q ? q : "",
-                   .body = b.p, .body_len = b.len,
+  s3_request rq = {.method = "POST",
+                   .key = w->fkey,
+                   .query = q ? q : "",
+                   .body = b.p,
+                   .body_len = b.len,
                    .content_type = "application/xml"};
   s3_response r = {0};
   simple_doc d;
@@ -1802,8 +1832,15 @@ static void mp_abort(s3_store *s, s3_writer *w) {
     return;
   s3_request rq = {.method = "DELETE", .key = w->fkey, .query = q};
   s3_response r = {0};
-  cairn_error ignore; /* best effort: a lifecycle rule reaps leftovers */
-  perform(s, &rq, &r, &ignore);
+  cairn_error err = {0};
+  cairn_status st = perform(s, &rq, &r, &err);
+  if (st == CAIRN_OK && r.code != 204 && r.code != 200 && r.code != 404)
+    st = http_error(s, &rq, &r, &err);
+  /* the parts stay on the server until a lifecycle rule
+   * (AbortIncompleteMultipartUpload) reaps them */
+  if (st != CAIRN_OK)
+    cairn_log_warn("s3: abort of multipart upload %s failed: %s", w->upload_id,
+                   err.message);
   sb_free(&r.body);
   free(q);
 }
@@ -1823,7 +1860,8 @@ static cairn_status s3_writer_commit(cairn_obj_writer *base, cairn_error *err) {
   s3_store *s = (s3_store *)base->store;
   cairn_status st;
   if (w->failed)
-    st = cairn_error_set(err, CAIRN_IO, "s3 writer %s%s: an earlier append "
+    st = cairn_error_set(err, CAIRN_IO,
+                         "s3 writer %s%s: an earlier append "
                          "failed; nothing published",
                          s->display, w->fkey + strlen(s->root));
   else if (w->upload_id == NULL)
@@ -1866,7 +1904,7 @@ const cairn_objstore_vtable cairn_objstore_s3_vtable = {
     .local_path = s3_local_path,
 };
 
-/* ==== location from config ===================================================== */
+/* ==== location from config ================================================ */
 
 cairn_status cairn_objstore_s3_location_from_config(const cairn_config *cfg,
                                                     char **out,
@@ -1876,8 +1914,9 @@ cairn_status cairn_objstore_s3_location_from_config(const cairn_config *cfg,
   const char *bucket = cairn_config_string(cfg, "minio.bucketName");
   const char *root = cairn_config_string(cfg, "minio.rootPath");
   if (addr[0] == '\0' || bucket[0] == '\0')
-    return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
-                           "s3: minio.address and minio.bucketName must be set");
+    return cairn_error_set(
+        err, CAIRN_INVALID_ARGUMENT,
+        "s3: minio.address and minio.bucketName must be set");
   sbuf b = {0};
   if (strstr(addr, "://") == NULL)
     sb_str(&b, cairn_config_bool(cfg, "minio.useSSL") ? "https://" : "http://");

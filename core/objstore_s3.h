@@ -64,7 +64,7 @@ cairn_status cairn_objstore_s3_location_from_config(const cairn_config *cfg,
                                                     char **out,
                                                     cairn_error *err);
 
-/* ---- pieces exposed for unit tests ----------------------------------------- */
+/* ---- pieces exposed for unit tests --------------------------------------- */
 
 /* Percent-encode s[0..len) the SigV4 way (every byte but A-Za-z0-9-._~;
  * '/' kept when keep_slash) into out (NUL-terminated). Returns the length
@@ -78,9 +78,9 @@ typedef struct cairn_s3_header {
 } cairn_s3_header;
 
 typedef struct cairn_s3_sign_input {
-  const char *method;          /* "GET" */
-  const char *canonical_uri;   /* already encoded, "/bucket/key" */
-  const char *canonical_query; /* sorted, encoded "a=1&b=2", or "" */
+  const char *method;             /* "GET" */
+  const char *canonical_uri;      /* already encoded, "/bucket/key" */
+  const char *canonical_query;    /* sorted, encoded "a=1&b=2", or "" */
   const cairn_s3_header *headers; /* every header to sign (host included) */
   size_t n_headers;
   const char *payload_hash; /* hex SHA-256 of the body or UNSIGNED-PAYLOAD */
@@ -104,8 +104,8 @@ void cairn_s3_sha256_hex(const void *data, size_t len, char out[65]);
 typedef struct cairn_s3_list_page {
   cairn_obj_info *items; /* malloc'd; keys as stored (root not stripped) */
   size_t n;
-  bool truncated;        /* <IsTruncated>true</IsTruncated> */
-  char *next_token;      /* <NextContinuationToken>, malloc'd, or NULL */
+  bool truncated;   /* <IsTruncated>true</IsTruncated> */
+  char *next_token; /* <NextContinuationToken>, malloc'd, or NULL */
 } cairn_s3_list_page;
 
 /* Parse a ListBucketResult document of len bytes (not NUL-terminated, may

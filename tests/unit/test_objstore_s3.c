@@ -17,7 +17,8 @@
  *     and random corruption of a valid document), the location builder;
  *   - PUT / GET throughput figures (printed, not asserted).
  * s3rver runs through tests/cluster/s3rver-cairn.js, which corrects its
- * listing order and makes its object replacement atomic (see there).
+ * listing order, makes its object replacement atomic and adds
+ * AbortMultipartUpload (see there).
  * s3rver checks that the access key exists (S3RVER) but not the V4
  * signature itself; the signature is checked by the AWS examples.
  * When tests/cluster/node_modules lacks s3rver, `npm ci` installs it.
@@ -26,7 +27,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
+
+#include <cmocka.h> /* after the four above, which it needs */
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -74,7 +76,7 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* ---- the server ------------------------------------------------------------------ */
+/* ---- the server ---------------------------------------------------------- */
 
 static int free_port(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -177,7 +179,7 @@ static cairn_objstore *open_loc(const char *root, const char *extra) {
   return s;
 }
 
-/* ---- conformance ----------------------------------------------------------------- */
+/* ---- conformance --------------------------------------------------------- */
 
 static cairn_status factory_open(void *ctx, bool fresh, cairn_objstore **out,
                                  cairn_error *err) {
@@ -190,8 +192,8 @@ static cairn_status factory_open(void *ctx, bool fresh, cairn_objstore **out,
   return cairn_objstore_open("s3", loc, out, err);
 }
 
-/* ---- SigV4: the examples of the AWS S3 documentation ("Examples: Signature
- * Calculations in AWS Signature Version 4", sig-v4-header-based-auth) ------- */
+/* SigV4: the examples of the AWS S3 documentation ("Examples: Signature
+ * Calculations in AWS Signature Version 4", sig-v4-header-based-auth). */
 
 #define AK "AKIAIOSFODNN7EXAMPLE"
 #define SK "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -201,8 +203,8 @@ static cairn_status factory_open(void *ctx, bool fresh, cairn_objstore **out,
 static void expect_sig(const char *method, const char *uri, const char *query,
                        const cairn_s3_header *h, size_t nh, const char *hash,
                        const char *want_signed, const char *want_sig) {
-  cairn_s3_sign_input in = {method, uri,   query,       h,  nh,
-                            hash,   "20130524T000000Z", "us-east-1", AK, SK};
+  cairn_s3_sign_input in = {
+      method, uri, query, h, nh, hash, "20130524T000000Z", "us-east-1", AK, SK};
   char auth[1024], want[1024];
   OK(cairn_s3_sigv4_authorization(&in, auth, sizeof auth, E));
   snprintf(want, sizeof want,
@@ -222,9 +224,10 @@ static void test_sigv4_examples(void **state) {
                            {"Range", "bytes=0-9"},
                            {"x-amz-content-sha256", EMPTY},
                            {"x-amz-date", "20130524T000000Z"}};
-  expect_sig("GET", "/test.txt", "", get, 4, EMPTY,
-             "host;range;x-amz-content-sha256;x-amz-date",
-             "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+  expect_sig(
+      "GET", "/test.txt", "", get, 4, EMPTY,
+      "host;range;x-amz-content-sha256;x-amz-date",
+      "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
   /* PUT Object: payload hash of "Welcome to Amazon S3.", '$' encoded */
   const char *body = "Welcome to Amazon S3.";
   cairn_s3_sha256_hex(body, strlen(body), hash);
@@ -232,32 +235,36 @@ static void test_sigv4_examples(void **state) {
       hash, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
   char uri[64];
   uri[0] = '/';
-  assert_int_equal(cairn_s3_uri_encode("test$file.text", 14, true, uri + 1,
-                                       sizeof uri - 1),
-                   16);
+  assert_int_equal(
+      cairn_s3_uri_encode("test$file.text", 14, true, uri + 1, sizeof uri - 1),
+      16);
   assert_string_equal(uri, "/test%24file.text");
   cairn_s3_header put[] = {{"x-amz-storage-class", "REDUCED_REDUNDANCY"},
                            {"Date", "Fri, 24 May 2013 00:00:00 GMT"},
                            {"Host", HOST},
                            {"x-amz-date", "20130524T000000Z"},
                            {"x-amz-content-sha256", hash}};
-  expect_sig("PUT", uri, "", put, 5, hash,
-             "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class",
-             "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
+  expect_sig(
+      "PUT", uri, "", put, 5, hash,
+      "date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class",
+      "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
   /* GET Bucket lifecycle (a value-less sub-resource) and list objects */
   cairn_s3_header bucket[] = {{"Host", HOST},
                               {"x-amz-content-sha256", EMPTY},
                               {"x-amz-date", "  20130524T000000Z "}};
-  expect_sig("GET", "/", "lifecycle=", bucket, 3, EMPTY,
-             "host;x-amz-content-sha256;x-amz-date",
-             "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
-  expect_sig("GET", "/", "max-keys=2&prefix=J", bucket, 3, EMPTY,
-             "host;x-amz-content-sha256;x-amz-date",
-             "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
+  expect_sig(
+      "GET", "/", "lifecycle=", bucket, 3, EMPTY,
+      "host;x-amz-content-sha256;x-amz-date",
+      "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
+  expect_sig(
+      "GET", "/", "max-keys=2&prefix=J", bucket, 3, EMPTY,
+      "host;x-amz-content-sha256;x-amz-date",
+      "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
   /* a one-byte change in the query changes the signature */
   char auth[1024];
-  cairn_s3_sign_input in = {"GET", "/", "max-keys=2&prefix=K", bucket, 3,
-                            EMPTY, "20130524T000000Z", "us-east-1", AK, SK};
+  cairn_s3_sign_input in = {"GET", "/",   "max-keys=2&prefix=K", bucket,
+                            3,     EMPTY, "20130524T000000Z",    "us-east-1",
+                            AK,    SK};
   OK(cairn_s3_sigv4_authorization(&in, auth, sizeof auth, E));
   assert_null(strstr(auth, "34b48302e7b5"));
   cairn_error err;
@@ -271,7 +278,7 @@ static void test_sigv4_examples(void **state) {
   assert_string_equal(enc, "a%3Db/c");
 }
 
-/* ---- the ListBucketResult parser ------------------------------------------------- */
+/* ---- the ListBucketResult parser ----------------------------------------- */
 
 static const char good_list[] =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -336,7 +343,8 @@ static void test_list_parse_malformed(void **state) {
       "<ListBucketResult>",
       "<ListBucketResult><Contents><Key>a</Key><Size>1</Size></Contents>",
       "<ListBucketResult><Contents><Key>a</Key></Contents></ListBucketResult>",
-      "<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>",
+      "<ListBucketResult><Contents><Size>1</Size></Contents></"
+      "ListBucketResult>",
       "<ListBucketResult><Contents><Key>a</Key><Size>-1</Size></Contents>"
       "</ListBucketResult>",
       "<ListBucketResult><Contents><Key>a</Key><Size>18446744073709551616"
@@ -424,7 +432,7 @@ static void test_list_parse_fuzz(void **state) {
   free(p);
 }
 
-/* ---- locations --------------------------------------------------------------------- */
+/* ---- locations ----------------------------------------------------------- */
 
 static void expect_bad_loc(const char *loc, const char *msg_part) {
   cairn_objstore *s = (cairn_objstore *)1;
@@ -490,10 +498,10 @@ static void test_locations(void **state) {
   free(loc);
   OK(cairn_config_set(cfg, "minio.useSSL", "true", CAIRN_CONFIG_SRC_OVERRIDE,
                       "test", E));
-  OK(cairn_config_set(cfg, "minio.secretAccessKey", "a/b+c&d=",
-                      CAIRN_CONFIG_SRC_OVERRIDE, "test", E));
-  OK(cairn_config_set(cfg, "minio.rootPath", "/x/y",
-                      CAIRN_CONFIG_SRC_OVERRIDE, "test", E));
+  OK(cairn_config_set(cfg, "minio.secretAccessKey",
+                      "a/b+c&d=", CAIRN_CONFIG_SRC_OVERRIDE, "test", E));
+  OK(cairn_config_set(cfg, "minio.rootPath", "/x/y", CAIRN_CONFIG_SRC_OVERRIDE,
+                      "test", E));
   OK(cairn_objstore_s3_location_from_config(cfg, &loc, E));
   assert_string_equal(loc, "https://localhost:9000/a-bucket/x/y?access_key="
                            "minioadmin&secret_key=a%2Fb%2Bc%26d%3D");
@@ -503,7 +511,7 @@ static void test_locations(void **state) {
   cairn_config_free(cfg);
 }
 
-/* ---- against the server --------------------------------------------------------------- */
+/* ---- against the server -------------------------------------------------- */
 
 static uint8_t *pattern(size_t n, unsigned seed) {
   uint8_t *p = malloc(n);
@@ -560,16 +568,15 @@ static void test_multipart(void **state) {
   cairn_obj_writer *w;
   OK(cairn_obj_writer_open(s, "big/obj", &w, E));
   for (size_t off = 0; off < total; off += 1000003)
-    OK(cairn_obj_writer_append(w, src + off,
-                               total - off < 1000003 ? total - off : 1000003,
-                               E));
+    OK(cairn_obj_writer_append(
+        w, src + off, total - off < 1000003 ? total - off : 1000003, E));
   assert_true(pending_uploads(data_dir) > 0); /* parts went out already */
   void *data;
   size_t got;
   cairn_error err;
-  assert_int_equal(cairn_objstore_get(s, "big/obj", 0, UINT64_MAX, &data, &got,
-                                      &err),
-                   CAIRN_IO_NOT_FOUND); /* nothing visible before commit */
+  assert_int_equal(
+      cairn_objstore_get(s, "big/obj", 0, UINT64_MAX, &data, &got, &err),
+      CAIRN_IO_NOT_FOUND); /* nothing visible before commit */
   OK(cairn_obj_writer_commit(w, E));
   assert_int_equal(pending_uploads(data_dir), 0);
   uint64_t size;
@@ -633,7 +640,8 @@ static void check_all_keys(cairn_objstore *s, int nkeys, size_t limit) {
       char want[64], v[16];
       snprintf(want, sizeof want, "k/%05d", seen + (int)i);
       assert_string_equal(items[i].key, want);
-      assert_int_equal(items[i].size, snprintf(v, sizeof v, "%d", seen + (int)i));
+      assert_int_equal(items[i].size,
+                       snprintf(v, sizeof v, "%d", seen + (int)i));
     }
     seen += (int)n;
     if (n > 0)
@@ -736,8 +744,7 @@ static void test_errors(void **state) {
   void *data;
   size_t got;
   /* a missing bucket is an error, not a missing key */
-  assert_int_equal(cairn_objstore_get(s, "x", 0, UINT64_MAX, &data, &got,
-                                      &err),
+  assert_int_equal(cairn_objstore_get(s, "x", 0, UINT64_MAX, &data, &got, &err),
                    CAIRN_IO);
   cairn_objstore_close(s);
   snprintf(loc, sizeof loc,
@@ -770,8 +777,8 @@ static void *get_with_retries(void *p) {
   void *data = NULL;
   cairn_error err = {0};
   double t0 = now_s();
-  j->st = cairn_objstore_get(j->s, "survivor", 0, UINT64_MAX, &data, &j->got,
-                             &err);
+  j->st =
+      cairn_objstore_get(j->s, "survivor", 0, UINT64_MAX, &data, &j->got, &err);
   j->took = now_s() - t0;
   snprintf(j->msg, sizeof j->msg, "%s", err.message);
   if (j->st == CAIRN_OK && (j->got != 8 || memcmp(data, "survives", 8) != 0))
@@ -798,9 +805,9 @@ static void test_server_restart(void **state) {
   void *data;
   size_t got;
   uint64_t size;
-  assert_int_equal(cairn_objstore_get(s, "survivor", 0, UINT64_MAX, &data,
-                                      &got, &err),
-                   CAIRN_IO);
+  assert_int_equal(
+      cairn_objstore_get(s, "survivor", 0, UINT64_MAX, &data, &got, &err),
+      CAIRN_IO);
   assert_int_equal(cairn_objstore_stat(s, "survivor", &size, &err), CAIRN_IO);
   cairn_obj_info *items;
   size_t n;
@@ -896,8 +903,8 @@ int main(void) {
       cmocka_unit_test(test_list_parse_fuzz),
       cmocka_unit_test(test_locations),
   };
-  int failed = cmocka_run_group_tests_name("objstore s3 (offline)", offline,
-                                           NULL, NULL);
+  int failed =
+      cmocka_run_group_tests_name("objstore s3 (offline)", offline, NULL, NULL);
   const char *tmp = getenv("TMPDIR");
   snprintf(data_dir, sizeof data_dir, "%s/cairn-s3-XXXXXX",
            tmp && *tmp ? tmp : "/tmp");
@@ -915,14 +922,11 @@ int main(void) {
   cairn_objstore_factory f = {.name = "s3 (s3rver)", .open = factory_open};
   failed += cairn_objstore_conformance_run(&f);
   const struct CMUnitTest server[] = {
-      cmocka_unit_test(test_multipart),
-      cmocka_unit_test(test_list_many),
-      cmocka_unit_test(test_virtual_host),
-      cmocka_unit_test(test_errors),
-      cmocka_unit_test(test_server_restart),
-      cmocka_unit_test(test_throughput),
+      cmocka_unit_test(test_multipart),      cmocka_unit_test(test_list_many),
+      cmocka_unit_test(test_virtual_host),   cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_server_restart), cmocka_unit_test(test_throughput),
   };
-  failed += cmocka_run_group_tests_name("objstore s3 (s3rver)", server, NULL,
-                                        NULL);
+  failed +=
+      cmocka_run_group_tests_name("objstore s3 (s3rver)", server, NULL, NULL);
   return failed ? 1 : 0;
 }
