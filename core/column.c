@@ -207,11 +207,13 @@ static void buf_push_u64(gbuf *b, uint64_t v) {
 cairn_status cairn_column_new(const cairn_column_type *type,
                               cairn_column **out, cairn_error *err) {
   *out = NULL;
-  col_kind kind;
+  col_kind kind = KIND_FIXED;
   cairn_status st = cairn_column_type_check(type, err);
   if (st != CAIRN_OK)
     return st;
-  kind_of(type, &kind);
+  if (!kind_of(type, &kind)) /* type_check accepted it, so this cannot fail */
+    return cairn_error_set(err, CAIRN_INTERNAL, "column type %d has no layout",
+                           (int)type->type);
   cairn_column *col = calloc(1, sizeof *col);
   if (col == NULL)
     return cairn_error_set(err, CAIRN_NOMEM, NULL);
