@@ -80,6 +80,9 @@ static const cairn_config_def defs[] = {
     {"minio.useSSL", B, "false", 0, 0, "Use HTTPS to reach the S3 endpoint"},
     {"minio.bucketName", S, "a-bucket", 0, 0, "Bucket holding Cairn's objects"},
     {"minio.rootPath", S, "files", 0, 0, "Prefix of every object Cairn writes"},
+    {"kafka.brokerList", S, "", 0, 0,
+     "Kafka bootstrap servers host:port,... with optional ?property=value&... "
+     "(log backend kafka; docs/mq-kafka.md)"},
     {"auth.enabled", B, "false", 0, 0,
      "Require the authorization metadata on every RPC (not supported by this "
      "build: cairn refuses to start with it on)"},

@@ -8,12 +8,14 @@
  * parameters are cleared here before the backend runs.
  */
 #include "mq.h"
+#include "mq_kafka.h"
 
 #include <string.h>
 
 /* The registry of backends. A new backend (e.g. "kafka") adds one row. */
 static const cairn_mq_vtable *const mq_backends[] = {
     &cairn_mq_embedded_vtable,
+    &cairn_mq_kafka_vtable,
 };
 #define N_BACKENDS (sizeof mq_backends / sizeof mq_backends[0])
 
