@@ -21,13 +21,18 @@
  *             there picks the smallest ef with recall@10 >= 0.95; both are
  *             then searched at nq=1 top-10 with that ef: the server with 1,
  *             2 and 4 concurrent clients, the library with 1 and 2
- *             threads. Recall is computed against the shipped ground truth
- *             (pk = row number), or against an exact FLAT scan when only a
- *             prefix of the base is used (--search-base).
+ *             threads (warm-up, then the median of 3 rounds). Recall is
+ *             computed against the shipped ground truth (pk = row number),
+ *             or against an exact FLAT scan when only a prefix of the base
+ *             is used (--search-base). Besides QPS and latency: CPU per
+ *             query of the library, the client and the server, and the
+ *             server's context switches per query (/proc), which stay
+ *             meaningful on a shared machine where wall-clock QPS does not.
  *   recovery  N x 128-d random rows (seeded): the first part flushed and
  *             indexed (sealed segments), the rest left in the log (growing,
  *             replayed at start-up); server RSS after load against the raw
- *             vector bytes plus the index files on disk; then kill -9,
+ *             vector bytes plus the index files on disk (with RssAnon,
+ *             RssFile and the largest mappings from smaps); then kill -9,
  *             restart on the same data directory, and the time until (a)
  *             the listening line and (b) count(*) (Query) sees every row
  *             and a search succeeds.
@@ -1108,7 +1113,8 @@ static void dataset_load(const opts *o, dataset *ds) {
   snprintf(path, sizeof path, "%s_groundtruth.ivecs", o->dataset);
   struct stat st;
   snprintf(path, sizeof path, "%s_base.fvecs", o->dataset);
-  stat(path, &st);
+  if (stat(path, &st) != 0)
+    die("cannot stat %s: %s", path, strerror(errno));
   bool whole = (int64_t)st.st_size == ds->n_base * (4 + 4 * (int64_t)ds->dim);
   if (whole) {
     snprintf(path, sizeof path, "%s_groundtruth.ivecs", o->dataset);
@@ -1501,9 +1507,12 @@ static void recovery_restart(const opts *o, server *s, const char *dir, const ch
     q[i] = rng_float(&seed);
   int64_t ids[TOPK];
   char why[1024];
-  while (!search_one(c, coll, "L2", q, o->r_dim, 64, ids, why, sizeof why) || ids[TOPK - 1] < 0)
+  while (!search_one(c, coll, "L2", q, o->r_dim, 64, ids, why, sizeof why) ||
+         ids[TOPK - 1] < 0) {
     if (now_s() - t0 > 600)
       die("search after restart: %s", why);
+    usleep(10000);
+  }
   double t_search = now_s() - t0;
   free(q);
   cairn_rpc_client_free(c);
