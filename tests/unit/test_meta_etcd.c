@@ -503,6 +503,49 @@ static void report(const char *what, long *us, int n) {
          what, sum / n, us[n / 2], us[n * 99 / 100], n);
 }
 
+typedef struct put_worker {
+  cairn_meta *m;
+  int id, failures;
+} put_worker;
+
+#define TPUT_THREADS 4
+#define TPUT_PER_THREAD 250
+
+static void *put_worker_main(void *arg) {
+  put_worker *w = arg;
+  for (int i = 0; i < TPUT_PER_THREAD; i++) {
+    char key[32];
+    snprintf(key, sizeof key, "t/%d/%03d", w->id, i);
+    cairn_error err;
+    if (cairn_meta_put(w->m, key, key, strlen(key), 0, NULL, &err) != CAIRN_OK)
+      w->failures++;
+  }
+  return NULL;
+}
+
+/* Puts from 4 threads sharing one handle (pooled connections). */
+static void measure_parallel_puts(cairn_meta *m) {
+  put_worker w[TPUT_THREADS];
+  pthread_t th[TPUT_THREADS];
+  long t0 = now_ms();
+  for (int i = 0; i < TPUT_THREADS; i++) {
+    w[i] = (put_worker){.m = m, .id = i};
+    pthread_create(&th[i], NULL, put_worker_main, &w[i]);
+  }
+  for (int i = 0; i < TPUT_THREADS; i++)
+    pthread_join(th[i], NULL);
+  long ms = now_ms() - t0;
+  for (int i = 0; i < TPUT_THREADS; i++)
+    assert_int_equal(w[i].failures, 0);
+  printf("etcd parallel puts: %d threads x %d in %ld ms = %.0f puts/s\n",
+         TPUT_THREADS, TPUT_PER_THREAD, ms,
+         TPUT_THREADS * TPUT_PER_THREAD * 1000.0 / (double)(ms > 0 ? ms : 1));
+  cairn_meta_kvs r;
+  OK(cairn_meta_range(m, "t/", NULL, 0, &r, E));
+  assert_int_equal(r.count, TPUT_THREADS * TPUT_PER_THREAD);
+  cairn_meta_kvs_free(&r);
+}
+
 static void test_latency(void **state) {
   (void)state;
   cairn_meta *m = open_root("latency", NULL);
@@ -535,6 +578,7 @@ static void test_latency(void **state) {
   OK(cairn_meta_range(m, "k/", NULL, 0, &r, E));
   assert_int_equal(r.count, LAT_N);
   cairn_meta_kvs_free(&r);
+  measure_parallel_puts(m);
   cairn_meta_close(m);
 }
 
