@@ -89,15 +89,21 @@ static cairn_status append_column(cairn_column *dst, cairn_column *src,
     return CAIRN_OK;
   bool fixed = cairn_type_width(v.type.type) != 0 ||
                cairn_vector_row_bytes(v.type.type, v.type.dim) != 0;
-  if (fixed && v.col.validity == NULL)
-    return cairn_column_append_fixed(dst, v.col.values, NULL, v.n_rows, err);
-  int64_t *rows = malloc(v.n_rows * sizeof *rows);
-  if (rows == NULL)
-    return cairn_error_set(err, CAIRN_NOMEM, NULL);
-  for (size_t i = 0; i < v.n_rows; i++)
-    rows[i] = (int64_t)i;
-  cairn_status st = cairn_column_append_rows(dst, &v, rows, v.n_rows, err);
-  free(rows);
+  cairn_status st;
+  if (fixed && v.col.validity == NULL) {
+    st = cairn_column_append_fixed(dst, v.col.values, NULL, v.n_rows, err);
+  } else {
+    int64_t *rows = malloc(v.n_rows * sizeof *rows);
+    if (rows == NULL)
+      return cairn_error_set(err, CAIRN_NOMEM, NULL);
+    for (size_t i = 0; i < v.n_rows; i++)
+      rows[i] = (int64_t)i;
+    st = cairn_column_append_rows(dst, &v, rows, v.n_rows, err);
+    free(rows);
+  }
+  /* The consumer thread is the only reader of its buffers, so buffers
+   * retired by growth can go at once (column.h: reclaim). */
+  cairn_column_reclaim(dst);
   return st;
 }
 
@@ -125,6 +131,7 @@ static cairn_status append_timestamps(dn_part *p, uint64_t ts, size_t n,
   for (size_t i = 0; i < n; i++)
     v[i] = (int64_t)ts;
   cairn_status st = cairn_column_append_fixed(p->ts, v, NULL, n, err);
+  cairn_column_reclaim(p->ts);
   free(v);
   return st;
 }

@@ -417,7 +417,17 @@ static cairn_status run_search(search_ctx *x, size_t n_sv, cairn_arena *a,
     return cairn_error_set(err, CAIRN_NOMEM, NULL);
   }
   fanout f = {x, res};
-  qn_pool_run(x->c->qn->pool, segment_task, &f, n_sv);
+  /* Only non-empty segments do work: with at most one of them (a single
+   * flushed segment and an empty growing one is the common case) the search
+   * runs inline, with no thread hand-off and no wake-ups. */
+  size_t busy = 0;
+  for (size_t i = 0; i < n_sv; i++)
+    busy += x->sv[i].n_rows > 0;
+  if (busy <= 1)
+    for (size_t i = 0; i < n_sv; i++)
+      segment_task(&f, i);
+  else
+    qn_pool_run(x->c->qn->pool, segment_task, &f, n_sv);
   cairn_status st = CAIRN_OK;
   for (size_t s = 0; s < n_sv && st == CAIRN_OK; s++)
     if (res[s].st != CAIRN_OK) {
