@@ -28,12 +28,12 @@
  * given, unsorted (curl issue #9717, fixed in later releases), its result
  * depends on the libcurl version, and it cannot be checked without a server
  * that verifies signatures (s3rver does not). Our signer is checked against
- * the AWS documentation's examples in tests/unit/test_objstore_s3.c. Signed headers: host,
- * x-amz-content-sha256, x-amz-date, and range / x-amz-security-token when
- * sent. x-amz-content-sha256 is the SHA-256 of the body (also for UploadPart
- * and Complete), so an S3 server rejects a body damaged on the way over
- * plain http; payload=unsigned sends UNSIGNED-PAYLOAD instead (S3 accepts it
- * for every request used here; meant for https).
+ * the AWS documentation's examples in tests/unit/test_objstore_s3.c. Signed
+ * headers: host, x-amz-content-sha256, x-amz-date, and range /
+ * x-amz-security-token when sent. x-amz-content-sha256 is the SHA-256 of the
+ * body (also for UploadPart and Complete), so an S3 server rejects a body
+ * damaged on the way over plain http; payload=unsigned sends UNSIGNED-PAYLOAD
+ * instead (S3 accepts it for every request used here; meant for https).
  *
  * Retries: connection failures, timeouts, a response cut short, HTTP 5xx and
  * 429 are retried up to `retries` more times with exponential backoff
@@ -1132,6 +1132,12 @@ typedef struct s3_response {
 
 static size_t on_body(char *data, size_t size, size_t n, void *ctx) {
   s3_response *r = ctx;
+  /* one allocation for the announced length (bounded: a lying header costs
+   * at most 1 GiB up front; more data still grows the buffer) */
+  if (r->body.cap == 0 && r->has_length && r->content_length > 0)
+    sb_reserve(&r->body, r->content_length < (1u << 30)
+                             ? (size_t)r->content_length
+                             : (size_t)1 << 30);
   sb_add(&r->body, data, size * n);
   return r->body.oom ? 0 : size * n; /* 0 aborts the transfer */
 }

@@ -26,6 +26,11 @@
  *      (Node 17+) refuses: every truncated listing failed with HTTP 500.
  *      DES is replaced by the identity (a token is opaque to clients).
  *
+ * And one addition for fault tests: a key whose name holds
+ * "cairn-fault-SSS-N-" (SSS an HTTP status, N a count) is answered with that
+ * status and an S3 <Error> body for the first N requests of each method on
+ * it, then served normally.
+ *
  * Everything else (HTTP, XML, multipart, errors, the V4 header checks — not
  * the signature itself) is s3rver's own code.
  *
@@ -185,6 +190,23 @@ server.middleware.splice(server.middleware.length - 1, 0, async (ctx, next) => {
   ctx.type = 'application/xml';
   ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchUpload' +
     '</Code><Message>The specified upload does not exist.</Message></Error>';
+});
+/* fault injection (see the top), before the router like fix 3 */
+const faultsSeen = new Map();
+server.middleware.splice(server.middleware.length - 1, 0, (ctx, next) => {
+  const m = /cairn-fault-(\d{3})-(\d+)-/.exec(ctx.path);
+  if (m === null) return next();
+  const id = `${ctx.method} ${ctx.path}`;
+  const seen = faultsSeen.get(id) || 0;
+  if (seen >= Number(m[2])) return next();
+  faultsSeen.set(id, seen + 1);
+  const code = { 429: 'SlowDown', 500: 'InternalError', 503: 'SlowDown' };
+  ctx.status = Number(m[1]);
+  ctx.type = 'application/xml';
+  ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${
+    code[m[1]] || 'InjectedFault'}</Code><Message>injected fault ${seen + 1}` +
+    ` of ${m[2]}</Message></Error>`;
+  return undefined;
 });
 server.run().then(
   () => process.stderr.write(`s3rver-cairn listening on ${address}:${port}\n`),

@@ -9,6 +9,8 @@
  *   - ListObjectsV2 over > 1000 keys (server pages + continuation tokens)
  *     and with max_keys=7;
  *   - virtual-host addressing ("BUCKET.s3.localhost");
+ *   - HTTP 5xx / 429 answers (injected) retried, 4xx not, multipart POSTs
+ *     only on 503 / 429;
  *   - the server stopped: calls fail with a clear error after their
  *     retries; a call that is retrying when the server comes back succeeds;
  *   - errors: unknown bucket, wrong access key, bad locations;
@@ -764,6 +766,63 @@ static void test_errors(void **state) {
   cairn_objstore_close(s);
 }
 
+/* HTTP statuses injected by s3rver-cairn.js ("cairn-fault-SSS-N-" keys) */
+static void test_http_retries(void **state) {
+  (void)state;
+  cairn_objstore *s = open_loc("faults", "retries=3&backoff_ms=10");
+  cairn_objstore *once = open_loc("faults", "retries=1&backoff_ms=10");
+  cairn_error err;
+  /* 503, 500, 429 twice each, then success: retried by every call */
+  OK(cairn_objstore_put(s, "cairn-fault-503-2-put", "x", 1, E));
+  OK(cairn_objstore_put(s, "cairn-fault-500-2-put", "y", 1, E));
+  OK(cairn_objstore_put(s, "cairn-fault-429-2-put", "z", 1, E));
+  expect_bytes(s, "cairn-fault-500-2-put", 0, UINT64_MAX, (const uint8_t *)"y",
+               1);
+  uint64_t size;
+  OK(cairn_objstore_stat(s, "cairn-fault-503-2-put", &size, E));
+  assert_int_equal(size, 1);
+  /* more faults than retries: the status and S3 code in the message */
+  assert_int_equal(
+      cairn_objstore_put(once, "cairn-fault-503-3-x", "x", 1, &err), CAIRN_IO);
+  assert_non_null(strstr(err.message, "HTTP 503 SlowDown"));
+  assert_non_null(strstr(err.message, "injected fault 2 of 3"));
+  assert_int_equal(
+      cairn_objstore_put(once, "cairn-fault-500-2-y", "y", 1, &err), CAIRN_IO);
+  assert_non_null(strstr(err.message, "HTTP 500 InternalError"));
+  /* a 4xx is not retried: the first answer stands */
+  assert_int_equal(cairn_objstore_put(s, "cairn-fault-400-1-z", "z", 1, &err),
+                   CAIRN_IO);
+  assert_non_null(strstr(err.message, "HTTP 400"));
+  OK(cairn_objstore_put(s, "cairn-fault-400-1-z", "z", 1, E)); /* served */
+  /* a multipart POST is not retried on 500 (it may have been applied) but
+   * is on 503 */
+  cairn_objstore *mp = open_loc("faults", "retries=3&backoff_ms=10&"
+                                          "part_size=5MiB");
+  uint8_t *src = pattern(6u << 20, 1);
+  cairn_obj_writer *w;
+  OK(cairn_obj_writer_open(mp, "cairn-fault-500-1-mp", &w, E));
+  assert_int_equal(cairn_obj_writer_append(w, src, 6u << 20, &err), CAIRN_IO);
+  assert_non_null(strstr(err.message, "POST"));
+  assert_int_equal(cairn_obj_writer_commit(w, &err), CAIRN_IO);
+  OK(cairn_obj_writer_open(mp, "cairn-fault-503-1-mp", &w, E));
+  OK(cairn_obj_writer_append(w, src, 6u << 20, E));
+  OK(cairn_obj_writer_commit(w, E));
+  expect_bytes(mp, "cairn-fault-503-1-mp", 0, UINT64_MAX, src, 6u << 20);
+  free(src);
+  assert_int_equal(cairn_objstore_remove(s, "cairn-fault-400-1-z", &err),
+                   CAIRN_IO); /* faults count per method */
+  OK(cairn_objstore_remove_prefix(s, "", E));
+  cairn_obj_info *items;
+  size_t n;
+  bool more;
+  OK(cairn_objstore_list(s, "", NULL, 0, &items, &n, &more, E));
+  assert_int_equal(n, 0);
+  cairn_obj_infos_free(items, n);
+  cairn_objstore_close(mp);
+  cairn_objstore_close(once);
+  cairn_objstore_close(s);
+}
+
 typedef struct retry_job {
   cairn_objstore *s;
   cairn_status st;
@@ -896,6 +955,7 @@ static void cleanup(void) {
 int main(void) {
   snprintf(cluster_dir, sizeof cluster_dir, "%s/tests/cluster",
            CAIRN_SOURCE_DIR);
+  /* clang-format off */
   const struct CMUnitTest offline[] = {
       cmocka_unit_test(test_sigv4_examples),
       cmocka_unit_test(test_list_parse_good),
@@ -903,6 +963,7 @@ int main(void) {
       cmocka_unit_test(test_list_parse_fuzz),
       cmocka_unit_test(test_locations),
   };
+  /* clang-format on */
   int failed =
       cmocka_run_group_tests_name("objstore s3 (offline)", offline, NULL, NULL);
   const char *tmp = getenv("TMPDIR");
@@ -921,11 +982,17 @@ int main(void) {
   fprintf(stderr, "s3rver on 127.0.0.1:%d, data in %s\n", port, data_dir);
   cairn_objstore_factory f = {.name = "s3 (s3rver)", .open = factory_open};
   failed += cairn_objstore_conformance_run(&f);
+  /* clang-format off */
   const struct CMUnitTest server[] = {
-      cmocka_unit_test(test_multipart),      cmocka_unit_test(test_list_many),
-      cmocka_unit_test(test_virtual_host),   cmocka_unit_test(test_errors),
-      cmocka_unit_test(test_server_restart), cmocka_unit_test(test_throughput),
+      cmocka_unit_test(test_multipart),
+      cmocka_unit_test(test_list_many),
+      cmocka_unit_test(test_virtual_host),
+      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_http_retries),
+      cmocka_unit_test(test_server_restart),
+      cmocka_unit_test(test_throughput),
   };
+  /* clang-format on */
   failed +=
       cmocka_run_group_tests_name("objstore s3 (s3rver)", server, NULL, NULL);
   return failed ? 1 : 0;
