@@ -26,6 +26,7 @@
 #include "http.h"
 #include "log.h"
 #include "meta.h"
+#include "meta_etcd.h"
 #include "metrics.h"
 #include "proxy.h"
 #include "roles.h"
@@ -107,6 +108,14 @@ static cairn_status load_config(role_state *s, int argc, char **argv,
 
 static cairn_status open_meta(role_state *s, cairn_error *err) {
   const char *backend = cairn_config_string(s->cfg, "meta.backend");
+  if (strcmp(backend, "etcd") == 0) {
+    char *location = NULL;
+    cairn_status st = cairn_meta_etcd_location(s->cfg, &location, err);
+    if (st == CAIRN_OK)
+      st = cairn_meta_open(backend, location, &s->meta, err);
+    free(location);
+    return st;
+  }
   char location[4096];
   const char *dir = cairn_config_string(s->cfg, "dataDir");
   cairn_status st = make_dirs(dir, err);

@@ -20,7 +20,7 @@ static const cairn_meta_vtable *const meta_backends[] = {
 };
 #define N_BACKENDS (sizeof meta_backends / sizeof meta_backends[0])
 
-const char *cairn_meta_backends(void) { return "embedded"; }
+const char *cairn_meta_backends(void) { return "embedded, etcd"; }
 
 cairn_status cairn_meta_open(const char *backend_name,
                              const char *location_or_config, cairn_meta **out,

@@ -198,7 +198,7 @@ struct cairn_meta {
 
 /* Open the backend named `backend_name` ("embedded": LMDB in the directory
  * `location_or_config`, created if missing). Unknown names give
- * CAIRN_INVALID_ARGUMENT "unknown meta store backend 'x' (known: embedded)".
+ * CAIRN_INVALID_ARGUMENT "unknown meta store backend 'x' (known: embedded, etcd)".
  * *out is NULL on failure; on success the caller closes it. */
 cairn_status cairn_meta_open(const char *backend_name,
                              const char *location_or_config, cairn_meta **out,

@@ -50,7 +50,7 @@ static void test_open_errors(void **state) {
                    CAIRN_INVALID_ARGUMENT);
   assert_null(m);
   assert_string_equal(err.message,
-                      "unknown meta store backend 'zookeeper' (known: embedded)");
+                      "unknown meta store backend 'zookeeper' (known: embedded, etcd)");
   assert_int_equal(cairn_meta_open("embedded", "", &m, &err), CAIRN_INVALID_ARGUMENT);
   assert_int_equal(cairn_meta_open("embedded", "/proc/cairn-cannot-create", &m, &err),
                    CAIRN_IO);
