@@ -470,9 +470,10 @@ static cairn_status xml_walk(const char *p, size_t len, const xml_handler *h,
   return st;
 }
 
-/* Decode entities of t[0..n) into a malloc'd string; NULL on a bad entity,
- * a NUL byte or no memory. */
-static char *xml_text(const char *t, size_t n) {
+/* The character of the reference at t[i] == '&' ("&amp;", "&#61;",
+ * "&#x7a;"; numeric ones ASCII only, as our keys are) and the index of its
+ * ';' in *last; 0 when malformed. */
+static char xml_ref(const char *t, size_t n, size_t i, size_t *last) {
   static const struct {
     const char *name;
     char c;
@@ -481,50 +482,48 @@ static char *xml_text(const char *t, size_t n) {
               {"gt;", '>'},
               {"quot;", '"'},
               {"apos;", '\''}};
-  char *out = malloc(n + 1), *o = out;
-  if (out == NULL)
-    return NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (t[i] == '\0' || t[i] == '<')
-      goto bad;
-    if (t[i] != '&') {
-      *o++ = t[i];
-      continue;
+  for (size_t k = 0; k < sizeof ents / sizeof ents[0]; k++)
+    if (starts(t + i + 1, t + n, ents[k].name)) {
+      *last = i + strlen(ents[k].name);
+      return ents[k].c;
     }
-    size_t k = 0;
-    while (k < sizeof ents / sizeof ents[0] &&
-           !starts(t + i + 1, t + n, ents[k].name))
-      k++;
-    if (k < sizeof ents / sizeof ents[0]) {
-      *o++ = ents[k].c;
-      i += strlen(ents[k].name);
-      continue;
-    }
-    /* &#NN; / &#xHH; limited to ASCII (S3 keys of ours are ASCII) */
-    size_t j = i + 1;
-    if (j >= n || t[j] != '#')
-      goto bad;
-    bool hexa = j + 1 < n && (t[j + 1] == 'x' || t[j + 1] == 'X');
-    unsigned v = 0, digits = 0;
-    for (j += hexa ? 2 : 1; j < n && t[j] != ';' && digits < 8; j++, digits++) {
-      int dv = isdigit((unsigned char)t[j]) ? t[j] - '0'
-               : hexa && isxdigit((unsigned char)t[j])
-                   ? tolower((unsigned char)t[j]) - 'a' + 10
-                   : -1;
-      if (dv < 0)
-        goto bad;
-      v = v * (hexa ? 16 : 10) + (unsigned)dv;
-    }
-    if (j >= n || t[j] != ';' || digits == 0 || v == 0 || v > 127)
-      goto bad;
-    *o++ = (char)v;
-    i = j;
+  size_t j = i + 1;
+  if (j >= n || t[j] != '#')
+    return 0;
+  bool hexa = j + 1 < n && (t[j + 1] == 'x' || t[j + 1] == 'X');
+  unsigned v = 0, digits = 0;
+  for (j += hexa ? 2 : 1; j < n && t[j] != ';' && digits < 8; j++, digits++) {
+    int dv = isdigit((unsigned char)t[j]) ? t[j] - '0'
+             : hexa && isxdigit((unsigned char)t[j])
+                 ? tolower((unsigned char)t[j]) - 'a' + 10
+                 : -1;
+    if (dv < 0)
+      return 0;
+    v = v * (hexa ? 16 : 10) + (unsigned)dv;
   }
-  *o = '\0';
+  if (j >= n || t[j] != ';' || digits == 0 || v > 127)
+    return 0;
+  *last = j;
+  return (char)v; /* 0 for "&#0;": malformed too */
+}
+
+/* Decode entities of t[0..n) into a malloc'd string; NULL on a bad entity,
+ * a NUL byte, a raw '<' or no memory. */
+static char *xml_text(const char *t, size_t n) {
+  char *out = malloc(n + 1), *o = out;
+  for (size_t i = 0; out != NULL && i < n; i++) {
+    char c = t[i];
+    if (c == '&')
+      c = xml_ref(t, n, i, &i);
+    if (c == '\0' || (c == '<' && t[i] == '<')) { /* raw '<': markup */
+      free(out);
+      return NULL;
+    }
+    *o++ = c;
+  }
+  if (out != NULL)
+    *o = '\0';
   return out;
-bad:
-  free(out);
-  return NULL;
 }
 
 /* Leaf text into a fixed buffer (decoded, cut to fit); "" when bad. */
@@ -1597,29 +1596,24 @@ static cairn_status list_take(const s3_store *s, const char *prefix,
   return CAIRN_OK;
 }
 
-static cairn_status s3_list(cairn_objstore *base, const char *prefix,
-                            const char *after, size_t limit,
-                            cairn_obj_info **items, size_t *n, bool *more,
-                            cairn_error *err) {
-  s3_store *s = (s3_store *)base;
-  char *fprefix = full_key(s, prefix);
-  char *fafter = after ? full_key(s, after) : NULL;
+/* Pages of ListObjectsV2 into acc until the listing ends or limit keys are
+ * in; *more as the last page said. */
+static cairn_status list_pages(s3_store *s, const char *prefix,
+                               const char *after, size_t limit,
+                               const char *fprefix, const char *fafter,
+                               list_acc *acc, bool *more, cairn_error *err) {
   char *token = NULL;
-  list_acc acc = {0};
-  cairn_status st =
-      fprefix && (fafter || !after) ? CAIRN_OK : NOMEM(err, "list");
+  cairn_status st = CAIRN_OK;
   while (st == CAIRN_OK) {
     unsigned mk = s->max_keys;
-    if (limit > 0 && limit - acc.n < mk)
-      mk = (unsigned)(limit - acc.n);
+    if (limit > 0 && limit - acc->n < mk)
+      mk = (unsigned)(limit - acc->n);
     cairn_s3_list_page pg;
-    st = list_page(s, fprefix, fafter, token, mk, &pg, err);
-    if (st != CAIRN_OK)
+    if ((st = list_page(s, fprefix, fafter, token, mk, &pg, err)) != CAIRN_OK)
       break;
-    if (list_take(s, prefix, after, &pg, &acc, limit) != CAIRN_OK)
+    if (list_take(s, prefix, after, &pg, acc, limit) != CAIRN_OK)
       st = NOMEM(err, "list");
-    if (token != NULL && pg.next_token != NULL &&
-        strcmp(token, pg.next_token) == 0)
+    else if (token && pg.next_token && strcmp(token, pg.next_token) == 0)
       st = cairn_error_set(err, CAIRN_CORRUPT,
                            "s3 list %s%s: the server repeated a continuation "
                            "token",
@@ -1627,10 +1621,9 @@ static cairn_status s3_list(cairn_objstore *base, const char *prefix,
     free(token);
     token = pg.next_token;
     pg.next_token = NULL;
-    bool truncated = pg.truncated;
+    *more = pg.truncated;
     cairn_s3_list_page_free(&pg);
-    *more = truncated;
-    if (st != CAIRN_OK || !truncated || (limit > 0 && acc.n >= limit))
+    if (st != CAIRN_OK || !*more || (limit > 0 && acc->n >= limit))
       break;
     if (token == NULL)
       st = cairn_error_set(err, CAIRN_CORRUPT,
@@ -1638,6 +1631,22 @@ static cairn_status s3_list(cairn_objstore *base, const char *prefix,
                            "NextContinuationToken",
                            s->display, prefix);
   }
+  free(token);
+  return st;
+}
+
+static cairn_status s3_list(cairn_objstore *base, const char *prefix,
+                            const char *after, size_t limit,
+                            cairn_obj_info **items, size_t *n, bool *more,
+                            cairn_error *err) {
+  s3_store *s = (s3_store *)base;
+  char *fprefix = full_key(s, prefix);
+  char *fafter = after ? full_key(s, after) : NULL;
+  list_acc acc = {0};
+  cairn_status st = fprefix && (fafter || !after)
+                        ? list_pages(s, prefix, after, limit, fprefix, fafter,
+                                     &acc, more, err)
+                        : NOMEM(err, "list");
   if (st != CAIRN_OK) {
     cairn_obj_infos_free(acc.items, acc.n);
     *more = false;
@@ -1645,7 +1654,6 @@ static cairn_status s3_list(cairn_objstore *base, const char *prefix,
     *items = acc.items;
     *n = acc.n;
   }
-  free(token);
   free(fprefix);
   free(fafter);
   return st;
