@@ -27,10 +27,11 @@
  *
  * ---- The truncation marker -------------------------------------------------
  * Kafka deletes records below an offset with DeleteRecords, which moves the
- * partition's log start (the low watermark) exactly to that offset. librdkafka's
- * mock cluster (the one the tests run) does not implement DeleteRecords: it
- * answers UNSUPPORTED_FEATURE. So every truncate first records the new first
- * position as the committed offset of (topic, 0) in the consumer group
+ * partition's log start (the low watermark) exactly to that offset.
+ * librdkafka's mock cluster (the one the tests run) does not implement
+ * DeleteRecords: it answers UNSUPPORTED_FEATURE. So every truncate first
+ * records the new first position as the committed offset of (topic, 0) in the
+ * consumer group
  * "<prefix>__cairn_first" (OffsetCommit: simple-consumer commit, no members),
  * and bounds reads it back (OffsetFetch). first = max(low watermark, marker)
  * is exact on both kinds of cluster: with DeleteRecords the two agree; without
@@ -101,9 +102,10 @@
 #define KAFKA_TIMEOUT_DEFAULT 10000
 #define KAFKA_TIMEOUT_MIN 100
 #define KAFKA_TIMEOUT_MAX 600000
-#define KAFKA_POLL_MS 100          /* poll thread's wait per rd_kafka_poll */
+#define KAFKA_POLL_MS 100 /* poll thread's wait per rd_kafka_poll */
 #define KAFKA_MARKER_GROUP "__cairn_first"
-#define KAFKA_READER_GROUP "__cairn_reader" /* never joined, never committed */
+#define KAFKA_READER_GROUP "__cairn_reader" /* never joined, never committed   \
+                                             */
 /* Largest request: a message of CAIRN_MQ_MAX_MESSAGE plus framing. */
 #define KAFKA_MAX_BYTES_TEXT "269484032"   /* 256 MiB + 1 MiB */
 #define KAFKA_RECEIVE_MAX_TEXT "270532608" /* + 1 MiB more for a fetch */
@@ -132,8 +134,8 @@ typedef struct kafka_mq {
   pthread_t poller;
   atomic_bool stop; /* tells the poll thread to return */
 
-  pthread_mutex_t mu;  /* guards the fields below it */
-  char **known;        /* [mu] topics seen to exist (owned strings) */
+  pthread_mutex_t mu; /* guards the fields below it */
+  char **known;       /* [mu] topics seen to exist (owned strings) */
   size_t n_known, cap_known;
   bool delete_records; /* [mu] false once DeleteRecords was refused */
   bool create_admin;   /* [mu] false once CreateTopics proved unusable */
@@ -159,7 +161,8 @@ typedef struct produce_req {
   int64_t offset;          /* [mu] its offset */
 } produce_req;
 
-/* ---- location parsing ------------------------------------------------------ */
+/* ---- location parsing ------------------------------------------------------
+ */
 
 static int hexval(int c) {
   if (c >= '0' && c <= '9')
@@ -219,10 +222,11 @@ static cairn_status apply_cairn_option(kafka_location *loc, const char *key,
                                        const char *value, cairn_error *err) {
   if (strcmp(key, "cairn.topic.prefix") == 0) {
     if (!prefix_valid(value))
-      return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
-                             "kafka location: cairn.topic.prefix '%.64s' must be "
-                             "1..%d bytes of [A-Za-z0-9._-]",
-                             value, CAIRN_MQ_KAFKA_PREFIX_MAX);
+      return cairn_error_set(
+          err, CAIRN_INVALID_ARGUMENT,
+          "kafka location: cairn.topic.prefix '%.64s' must be "
+          "1..%d bytes of [A-Za-z0-9._-]",
+          value, CAIRN_MQ_KAFKA_PREFIX_MAX);
     snprintf(loc->prefix, sizeof loc->prefix, "%s", value);
   } else if (strcmp(key, "cairn.topic.create") == 0) {
     if (strcmp(value, "admin") != 0 && strcmp(value, "auto") != 0)
@@ -239,13 +243,15 @@ static cairn_status apply_cairn_option(kafka_location *loc, const char *key,
                              value);
     loc->truncate_delete = strcmp(value, "delete") == 0;
   } else if (strcmp(key, "cairn.topic.replication") == 0) {
-    if (!parse_int(value, -1, 32767, &loc->replication) || loc->replication == 0)
+    if (!parse_int(value, -1, 32767, &loc->replication) ||
+        loc->replication == 0)
       return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
                              "kafka location: cairn.topic.replication must be "
                              "-1 or 1..32767, not '%.64s'",
                              value);
   } else if (strcmp(key, "cairn.timeout.ms") == 0) {
-    if (!parse_int(value, KAFKA_TIMEOUT_MIN, KAFKA_TIMEOUT_MAX, &loc->timeout_ms))
+    if (!parse_int(value, KAFKA_TIMEOUT_MIN, KAFKA_TIMEOUT_MAX,
+                   &loc->timeout_ms))
       return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
                              "kafka location: cairn.timeout.ms must be %d..%d, "
                              "not '%.64s'",
@@ -308,7 +314,8 @@ static cairn_status parse_property(kafka_location *loc, const char *p, size_t n,
 static cairn_status location_parse(const char *text, kafka_location *loc,
                                    cairn_error *err) {
   memset(loc, 0, sizeof *loc);
-  snprintf(loc->prefix, sizeof loc->prefix, "%s", CAIRN_MQ_KAFKA_PREFIX_DEFAULT);
+  snprintf(loc->prefix, sizeof loc->prefix, "%s",
+           CAIRN_MQ_KAFKA_PREFIX_DEFAULT);
   loc->create_admin = true;
   loc->truncate_delete = true;
   loc->replication = -1;
@@ -343,7 +350,8 @@ static cairn_status location_parse(const char *text, kafka_location *loc,
   return CAIRN_OK;
 }
 
-/* ---- librdkafka configuration -------------------------------------------------- */
+/* ---- librdkafka configuration
+ * -------------------------------------------------- */
 
 /* librdkafka's log lines into cairn's log (syslog levels: 0-3 error, 4 warn,
  * 5-6 notice/info kept at debug, 7 debug). */
@@ -379,8 +387,8 @@ static cairn_status conf_set(rd_kafka_conf_t *conf, const char *key,
   char why[512];
   if (rd_kafka_conf_set(conf, key, value, why, sizeof why) == RD_KAFKA_CONF_OK)
     return CAIRN_OK;
-  return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
-                         "kafka property %s: %s", key, why);
+  return cairn_error_set(err, CAIRN_INVALID_ARGUMENT, "kafka property %s: %s",
+                         key, why);
 }
 
 /* A conf for one handle: `defaults` (the location may override them), the
@@ -449,8 +457,8 @@ static rd_kafka_t *consumer_new(const kafka_location *loc, const char *group,
                                 const char *what, cairn_error *err) {
   char group_id[CAIRN_MQ_KAFKA_PREFIX_MAX + 32];
   snprintf(group_id, sizeof group_id, "%s%s", loc->prefix, group);
-  const conf_kv defaults[] = {{"receive.message.max.bytes", KAFKA_RECEIVE_MAX_TEXT},
-                              {NULL, NULL}};
+  const conf_kv defaults[] = {
+      {"receive.message.max.bytes", KAFKA_RECEIVE_MAX_TEXT}, {NULL, NULL}};
   const conf_kv forced[] = {
       {"group.id", group_id},
       {"enable.auto.commit", "false"},
@@ -469,7 +477,8 @@ static rd_kafka_t *consumer_new(const kafka_location *loc, const char *group,
   return rk;
 }
 
-/* ---- names, the known-topic set, errors ----------------------------------------- */
+/* ---- names, the known-topic set, errors
+ * ----------------------------------------- */
 
 static void topic_of(const kafka_mq *mq, const char *channel,
                      char topic[KAFKA_TOPIC_MAX + 1]) {
@@ -525,8 +534,8 @@ static cairn_status kafka_fail(cairn_error *err, rd_kafka_resp_err_t e,
 static cairn_status metadata_all(kafka_mq *mq,
                                  const struct rd_kafka_metadata **md,
                                  cairn_error *err) {
-  rd_kafka_resp_err_t e = rd_kafka_metadata(mq->meta, 1, NULL, md,
-                                            mq->loc.timeout_ms);
+  rd_kafka_resp_err_t e =
+      rd_kafka_metadata(mq->meta, 1, NULL, md, mq->loc.timeout_ms);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
     return kafka_fail(err, e, "metadata", "*");
   return CAIRN_OK;
@@ -557,7 +566,8 @@ static cairn_status topic_exists(kafka_mq *mq, const char *topic, bool *exists,
   return CAIRN_OK;
 }
 
-/* ---- topic creation --------------------------------------------------------------- */
+/* ---- topic creation
+ * --------------------------------------------------------------- */
 
 /* Switch this handle to auto-creation after CreateTopics proved unusable. */
 static void create_admin_off(kafka_mq *mq, const char *why) {
@@ -596,8 +606,8 @@ static cairn_status create_topic_admin(kafka_mq *mq, const char *topic,
   rd_kafka_queue_t *q = rd_kafka_queue_new(mq->meta);
   rd_kafka_CreateTopics(mq->meta, &nt, 1, o, q);
   rd_kafka_event_t *ev = admin_wait(mq, q);
-  rd_kafka_resp_err_t e = ev == NULL ? RD_KAFKA_RESP_ERR__TIMED_OUT
-                                     : rd_kafka_event_error(ev);
+  rd_kafka_resp_err_t e =
+      ev == NULL ? RD_KAFKA_RESP_ERR__TIMED_OUT : rd_kafka_event_error(ev);
   snprintf(why, sizeof why, "%s",
            ev != NULL && e ? rd_kafka_event_error_string(ev)
                            : rd_kafka_err2str(e));
@@ -650,7 +660,8 @@ static cairn_status topic_ensure(kafka_mq *mq, const char *topic,
   return create_topic_admin(mq, topic, err);
 }
 
-/* ---- produce ------------------------------------------------------------------------ */
+/* ---- produce
+ * ------------------------------------------------------------------------ */
 
 /* Delivery report (poll thread): fill the waiting request and wake it. After
  * the unlock the request may be gone; it is not touched again. */
@@ -732,13 +743,15 @@ static cairn_status kafka_produce(cairn_mq *base, const char *channel,
   return CAIRN_OK;
 }
 
-/* ---- bounds and the truncation marker --------------------------------------------- */
+/* ---- bounds and the truncation marker
+ * --------------------------------------------- */
 
 /* The marker of topic (see the top); -1 when none was ever committed. */
 static cairn_status marker_get(kafka_mq *mq, const char *topic, int64_t *marker,
                                cairn_error *err) {
   rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(l, topic, 0)->offset = RD_KAFKA_OFFSET_INVALID;
+  rd_kafka_topic_partition_list_add(l, topic, 0)->offset =
+      RD_KAFKA_OFFSET_INVALID;
   rd_kafka_resp_err_t e = rd_kafka_committed(mq->meta, l, mq->loc.timeout_ms);
   if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
     e = l->elems[0].err;
@@ -794,7 +807,8 @@ static cairn_status kafka_bounds(cairn_mq *base, const char *channel,
   return topic_bounds(mq, topic, first, next, err);
 }
 
-/* ---- truncate -------------------------------------------------------------------------- */
+/* ---- truncate
+ * -------------------------------------------------------------------------- */
 
 static void delete_records_off(kafka_mq *mq) {
   pthread_mutex_lock(&mq->mu);
@@ -824,8 +838,8 @@ static cairn_status delete_records(kafka_mq *mq, const char *topic,
   rd_kafka_queue_t *q = rd_kafka_queue_new(mq->meta);
   rd_kafka_DeleteRecords(mq->meta, &dr, 1, o, q);
   rd_kafka_event_t *ev = admin_wait(mq, q);
-  rd_kafka_resp_err_t e = ev == NULL ? RD_KAFKA_RESP_ERR__TIMED_OUT
-                                     : rd_kafka_event_error(ev);
+  rd_kafka_resp_err_t e =
+      ev == NULL ? RD_KAFKA_RESP_ERR__TIMED_OUT : rd_kafka_event_error(ev);
   if (ev != NULL && e == RD_KAFKA_RESP_ERR_NO_ERROR) {
     const rd_kafka_topic_partition_list_t *r =
         rd_kafka_DeleteRecords_result_offsets(
@@ -881,7 +895,9 @@ static cairn_status kafka_truncate(cairn_mq *base, const char *channel,
   return st;
 }
 
-/* ---- consumers ---------------------------------------------------------------------------- */
+/* ---- consumers
+ * ----------------------------------------------------------------------------
+ */
 
 static cairn_status kafka_consumer_open(cairn_mq *base, const char *channel,
                                         int64_t from, cairn_mq_consumer **out,
@@ -1008,7 +1024,9 @@ static void kafka_consumer_close(cairn_mq_consumer *base) {
   free(c);
 }
 
-/* ---- list ----------------------------------------------------------------------------------- */
+/* ---- list
+ * -----------------------------------------------------------------------------------
+ */
 
 static cairn_status kafka_list_channels(cairn_mq *base, char ***names,
                                         size_t *n, cairn_error *err) {
@@ -1036,13 +1054,16 @@ static cairn_status kafka_list_channels(cairn_mq *base, char ***names,
   }
   rd_kafka_metadata_destroy(md);
   if (out == NULL)
-    return cairn_error_set(err, CAIRN_NOMEM, "kafka list channels: out of memory");
+    return cairn_error_set(err, CAIRN_NOMEM,
+                           "kafka list channels: out of memory");
   *names = out;
   *n = count;
   return CAIRN_OK;
 }
 
-/* ---- open / close ----------------------------------------------------------------------------- */
+/* ---- open / close
+ * -----------------------------------------------------------------------------
+ */
 
 static void kafka_close(cairn_mq *base) {
   kafka_mq *mq = (kafka_mq *)base;
@@ -1072,10 +1093,11 @@ static void kafka_close(cairn_mq *base) {
  * the time bounded by cairn.timeout.ms). */
 static cairn_status cluster_ping(kafka_mq *mq, cairn_error *err) {
   const struct rd_kafka_metadata *md;
-  cairn_status st = metadata_all(mq, &md, err);
+  cairn_error why = {0};
+  cairn_status st = metadata_all(mq, &md, &why);
   if (st != CAIRN_OK)
     return cairn_error_set(err, st, "kafka open %s: cluster unreachable: %s",
-                           mq->loc.servers, err != NULL ? err->message : "");
+                           mq->loc.servers, why.message);
   rd_kafka_metadata_destroy(md);
   return CAIRN_OK;
 }
@@ -1118,7 +1140,8 @@ static cairn_status kafka_open(const char *location, cairn_mq **out,
   return CAIRN_OK;
 }
 
-/* ---- config builder, stats, vtable -------------------------------------------------------------- */
+/* ---- config builder, stats, vtable
+ * -------------------------------------------------------------- */
 
 cairn_status cairn_mq_kafka_location(const cairn_config *cfg, char **out,
                                      cairn_error *err) {
@@ -1131,10 +1154,10 @@ cairn_status cairn_mq_kafka_location(const cairn_config *cfg, char **out,
     return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
                            "kafka.brokerList is empty (host:port,...)");
   kafka_location loc;
-  cairn_status st = location_parse(list, &loc, err);
+  cairn_error why = {0};
+  cairn_status st = location_parse(list, &loc, &why);
   if (st != CAIRN_OK)
-    return cairn_error_set(err, st, "kafka.brokerList: %s",
-                           err != NULL ? err->message : "");
+    return cairn_error_set(err, st, "kafka.brokerList: %s", why.message);
   location_destroy(&loc);
   *out = strdup(list);
   return *out != NULL ? CAIRN_OK

@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* cmocka.h needs the four above first */
 #include <cmocka.h>
 
 #include <errno.h>
@@ -71,7 +72,8 @@ static double now_ms(void) {
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
-/* ---- the mock cluster process ---------------------------------------------- */
+/* ---- the mock cluster process ----------------------------------------------
+ */
 
 /* Read its first line (bounded by MOCK_START_MS) into line. */
 static int mock_read_line(char *line, size_t cap) {
@@ -99,7 +101,8 @@ static int loopback_only(const char *list) {
   snprintf(copy, sizeof copy, "%s", list);
   char *save = NULL;
   int n = 0;
-  for (char *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+  for (char *s = strtok_r(copy, ",", &save); s;
+       s = strtok_r(NULL, ",", &save)) {
     if (strncmp(s, "127.0.0.1:", 10) != 0)
       return 0;
     n++;
@@ -131,7 +134,8 @@ static int mock_start(void) {
     return -1;
   }
   const char *tag = "kafka bootstrap=";
-  if (strncmp(line, tag, strlen(tag)) != 0 || !loopback_only(line + strlen(tag))) {
+  if (strncmp(line, tag, strlen(tag)) != 0 ||
+      !loopback_only(line + strlen(tag))) {
     fprintf(stderr, "kafka_mock: unexpected line '%s'\n", line);
     return -1;
   }
@@ -158,7 +162,8 @@ done:
     close(mock_stdout);
 }
 
-/* ---- factory and helpers ------------------------------------------------------- */
+/* ---- factory and helpers
+ * ------------------------------------------------------- */
 
 /* A location on the mock with a prefix no other test used, and options. */
 static const char *fresh_location(const char *options) {
@@ -182,7 +187,8 @@ static cairn_mq *open_fresh(const char *options) {
   return mq;
 }
 
-/* ---- location parsing ------------------------------------------------------------ */
+/* ---- location parsing
+ * ------------------------------------------------------------ */
 
 static void test_location_errors(void **state) {
   (void)state;
@@ -214,9 +220,11 @@ static void test_location_errors(void **state) {
     cairn_mq *mq = (cairn_mq *)1;
     cairn_error err = {0};
     cairn_status st = cairn_mq_open("kafka", bad[i].location, &mq, &err);
-    if (st != CAIRN_INVALID_ARGUMENT || strstr(err.message, bad[i].says) == NULL)
+    if (st != CAIRN_INVALID_ARGUMENT ||
+        strstr(err.message, bad[i].says) == NULL)
       fail_msg("'%s' -> %s '%s' (want INVALID_ARGUMENT saying '%s')",
-               bad[i].location, cairn_status_name(st), err.message, bad[i].says);
+               bad[i].location, cairn_status_name(st), err.message,
+               bad[i].says);
     assert_null(mq);
   }
   cairn_mq *mq;
@@ -231,9 +239,9 @@ static void test_unreachable_cluster(void **state) {
   cairn_mq *mq = (cairn_mq *)1;
   cairn_error err;
   double t0 = now_ms();
-  assert_int_equal(cairn_mq_open("kafka", "127.0.0.1:1?cairn.timeout.ms=500",
-                                 &mq, &err),
-                   CAIRN_IO);
+  assert_int_equal(
+      cairn_mq_open("kafka", "127.0.0.1:1?cairn.timeout.ms=500", &mq, &err),
+      CAIRN_IO);
   assert_true(now_ms() - t0 < 5000);
   assert_non_null(strstr(err.message, "unreachable"));
   assert_null(mq);
@@ -259,7 +267,8 @@ static void test_properties_pass_through(void **state) {
   cairn_mq_close(mq);
 }
 
-/* ---- creation, truncation, sharing ----------------------------------------------- */
+/* ---- creation, truncation, sharing
+ * ----------------------------------------------- */
 
 static void test_create_admin_fallback(void **state) {
   (void)state;
@@ -333,9 +342,10 @@ static int delete_refused_child(void) {
                     &err) != CAIRN_OK)
     return 10;
   cairn_mq_kafka_stats s;
-  int rc = cairn_mq_kafka_stats_get(mq, &s, &err) == CAIRN_OK && s.delete_records
-               ? 0
-               : 11;
+  int rc =
+      cairn_mq_kafka_stats_get(mq, &s, &err) == CAIRN_OK && s.delete_records
+          ? 0
+          : 11;
   for (int i = 0; rc == 0 && i < 10; i++)
     if (cairn_mq_produce(mq, "dr", &i, sizeof i, NULL, &err) != CAIRN_OK)
       rc = 12;
@@ -351,8 +361,9 @@ static int delete_refused_child(void) {
                   s.delete_records || s.truncations != 2))
     rc = 16;
   if (rc != 0)
-    fprintf(stderr, "delete_refused_child: step %d: %s (first %lld next %lld)\n",
-            rc, err.message, (long long)first, (long long)next);
+    fprintf(stderr,
+            "delete_refused_child: step %d: %s (first %lld next %lld)\n", rc,
+            err.message, (long long)first, (long long)next);
   cairn_mq_close(mq);
   return rc;
 }
@@ -417,7 +428,8 @@ static void test_config_builder(void **state) {
   assert_int_equal(cairn_mq_kafka_location(cfg, &loc, &err),
                    CAIRN_INVALID_ARGUMENT);
   assert_non_null(strstr(err.message, "kafka.brokerList"));
-  OK(cairn_config_set(cfg, "kafka.brokerList", fresh_location("linger.ms=2&cairn.topic.create=auto"),
+  OK(cairn_config_set(cfg, "kafka.brokerList",
+                      fresh_location("linger.ms=2&cairn.topic.create=auto"),
                       CAIRN_CONFIG_SRC_OVERRIDE, NULL, E));
   OK(cairn_mq_kafka_location(cfg, &loc, E));
   assert_string_equal(loc, cur_location);
@@ -432,14 +444,16 @@ static void test_config_builder(void **state) {
   assert_non_null(mkdtemp(dir));
   OK(cairn_mq_open("embedded", dir, &mq, E));
   cairn_mq_kafka_stats s;
-  assert_int_equal(cairn_mq_kafka_stats_get(mq, &s, &err), CAIRN_INVALID_ARGUMENT);
+  assert_int_equal(cairn_mq_kafka_stats_get(mq, &s, &err),
+                   CAIRN_INVALID_ARGUMENT);
   cairn_mq_close(mq);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   assert_int_equal(system(cmd), 0);
 }
 
-/* ---- durability and figures ----------------------------------------------------------- */
+/* ---- durability and figures
+ * ----------------------------------------------------------- */
 
 #define DUR_THREADS 6
 #define DUR_PER 250
@@ -448,9 +462,9 @@ typedef struct dur_arg {
   cairn_mq *mq;
   const char *channel;
   int id, count;
-  size_t len; /* 0 = vary with the sequence number */
-  int64_t *pos;      /* [count] acknowledged position, -1 = failed */
-  double *lat_ms;    /* [count] produce latency */
+  size_t len;     /* 0 = vary with the sequence number */
+  int64_t *pos;   /* [count] acknowledged position, -1 = failed */
+  double *lat_ms; /* [count] produce latency */
   int failures;
 } dur_arg;
 
@@ -489,8 +503,8 @@ static double dur_run(cairn_mq *mq, const char *channel, int threads, int per,
   pthread_t th[64];
   double t0 = now_ms();
   for (int t = 0; t < threads; t++) {
-    args[t] = (dur_arg){.mq = mq, .channel = channel, .id = t, .count = per,
-                        .len = len};
+    args[t] = (dur_arg){
+        .mq = mq, .channel = channel, .id = t, .count = per, .len = len};
     args[t].pos = calloc((size_t)per, sizeof *args[t].pos);
     args[t].lat_ms = calloc((size_t)per, sizeof *args[t].lat_ms);
     pthread_create(&th[t], NULL, dur_main, &args[t]);
@@ -580,9 +594,10 @@ static void test_produce_figures(void **state) {
       memcpy(lat + t * per, args[t].lat_ms, (size_t)per * sizeof *lat);
     }
     qsort(lat, (size_t)(n * per), sizeof *lat, cmp_double);
-    printf("kafka mock: %2d producer thread(s), 100-byte messages: %7.0f msg/s, "
-           "latency p50 %.2f ms p99 %.2f ms\n",
-           n, n * per / (ms / 1e3), lat[n * per / 2], lat[n * per * 99 / 100]);
+    printf(
+        "kafka mock: %2d producer thread(s), 100-byte messages: %7.0f msg/s, "
+        "latency p50 %.2f ms p99 %.2f ms\n",
+        n, n * per / (ms / 1e3), lat[n * per / 2], lat[n * per * 99 / 100]);
     free(lat);
     dur_free(args, n);
   }
