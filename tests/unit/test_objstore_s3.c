@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -133,6 +134,7 @@ static bool server_start(void) {
   const char *quiet = getenv("CAIRN_S3RVER_LOG") ? "--verbose" : "--silent";
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a killed test */
     execlp("node", "node", script, "--directory", data_dir, "--address",
            "127.0.0.1", "--port", port_s, "--bucket", BUCKET, quiet,
            (char *)NULL);
