@@ -28,7 +28,7 @@ static const cairn_objstore_vtable *const obj_backends[] = {
 };
 #define N_BACKENDS (sizeof obj_backends / sizeof obj_backends[0])
 
-const char *cairn_objstore_backends(void) { return "local"; }
+const char *cairn_objstore_backends(void) { return "local, s3"; }
 
 static bool key_char_ok(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||

@@ -2,7 +2,7 @@
  * objstore.h — object storage: immutable blobs by key (DESIGN §2, §5).
  *
  * Segments' binlogs, delta logs, stats and index files live here. Backends:
- * "local" (a directory, objstore_local.c) and later "s3". Keys are
+ * "local" (a directory, objstore_local.c) and "s3" (objstore_s3.c). Keys are
  * '/'-separated paths of [A-Za-z0-9._=-] components, 1..1024 bytes, never
  * starting with '/' or containing "..".
  *

@@ -9,7 +9,7 @@ packages=(
   libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
   liblmdb-dev libmicrohttpd-dev libyaml-dev libjson-c-dev libcmocka-dev
   libcurl4-openssl-dev libzstd-dev libxxhash-dev
-  etcd-server librdkafka-dev
+  etcd-server librdkafka-dev libssl-dev
   clang libclang-rt-14-dev valgrind
   nodejs npm
 )

@@ -77,7 +77,7 @@ static void test_open_errors(void **state) {
                    CAIRN_INVALID_ARGUMENT);
   assert_null(s);
   assert_string_equal(err.message,
-                      "unknown object store backend 's4' (known: local)");
+                      "unknown object store backend 's4' (known: local, s3)");
   assert_int_equal(cairn_objstore_open("local", "", &s, &err),
                    CAIRN_INVALID_ARGUMENT);
   assert_int_equal(cairn_objstore_open("local", "/proc/cairn-cannot", &s, &err),
