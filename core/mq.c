@@ -19,7 +19,7 @@ static const cairn_mq_vtable *const mq_backends[] = {
 };
 #define N_BACKENDS (sizeof mq_backends / sizeof mq_backends[0])
 
-const char *cairn_mq_backends(void) { return "embedded"; }
+const char *cairn_mq_backends(void) { return "embedded, kafka"; }
 
 int cairn_mq_channel_valid(const char *name) {
   if (name == NULL)

@@ -4,7 +4,7 @@
  * The proxy produces insert/delete messages to a shard's channel; datanodes
  * and querynodes consume them from a position. Two backends sit behind one
  * small vtable: "embedded" (segmented WAL files in a directory, mq_wal.c) and
- * later "kafka" (a topic partition per channel).
+ * "kafka" (a topic partition per channel, mq_kafka.c).
  *
  * Model:
  *   - A channel is named by a string of [A-Za-z0-9._-], 1..200 bytes; it

@@ -185,7 +185,7 @@ static void test_open_errors(void **state) {
   assert_int_equal(cairn_mq_open("x", "/tmp/x", &mq, &err),
                    CAIRN_INVALID_ARGUMENT);
   assert_null(mq);
-  assert_string_equal(err.message, "unknown log backend 'x' (known: embedded)");
+  assert_string_equal(err.message, "unknown log backend 'x' (known: embedded, kafka)");
   assert_int_equal(cairn_mq_open(NULL, "/tmp/x", &mq, &err),
                    CAIRN_INVALID_ARGUMENT);
   assert_int_equal(cairn_mq_open("embedded", "", &mq, &err),
