@@ -20,6 +20,8 @@
 #include "indexnode.h"
 #include "log.h"
 #include "milvus.pb-c.h"
+#include "mq_kafka.h"
+#include "objstore_s3.h"
 #include "querynode.h"
 #include "standalone_data.h"
 
@@ -189,17 +191,37 @@ static cairn_status resume(standalone_data *d, cairn_error *err) {
   return st;
 }
 
+/* Location of a backend: a path under dataDir for the embedded ones, a
+ * string built from the backend's config section for the distributed ones.
+ * *owned (malloc'd) is set when the location had to be built. */
+static cairn_status store_location(const cairn_config *cfg, const char *backend,
+                                   const char *subdir, char *buf, size_t len,
+                                   char **owned, cairn_error *err) {
+  *owned = NULL;
+  if (strcmp(backend, "kafka") == 0)
+    return cairn_mq_kafka_location(cfg, owned, err);
+  if (strcmp(backend, "s3") == 0)
+    return cairn_objstore_s3_location_from_config(cfg, owned, err);
+  snprintf(buf, len, "%s/%s", cairn_config_string(cfg, "dataDir"), subdir);
+  return CAIRN_OK;
+}
+
 static cairn_status open_stores(standalone_data *d, const cairn_config *cfg,
                                 cairn_error *err) {
-  const char *dir = cairn_config_string(cfg, "dataDir");
+  const char *mq = cairn_config_string(cfg, "mq.backend");
+  const char *obj = cairn_config_string(cfg, "objstore.backend");
   char path[4096];
-  snprintf(path, sizeof path, "%s/wal", dir);
-  cairn_status st = cairn_mq_open(cairn_config_string(cfg, "mq.backend"), path,
-                                  &d->mq, err);
-  snprintf(path, sizeof path, "%s/objects", dir);
+  char *owned = NULL;
+  cairn_status st = store_location(cfg, mq, "wal", path, sizeof path, &owned, err);
   if (st == CAIRN_OK)
-    st = cairn_objstore_open(cairn_config_string(cfg, "objstore.backend"), path,
-                             &d->objstore, err);
+    st = cairn_mq_open(mq, owned ? owned : path, &d->mq, err);
+  free(owned);
+  owned = NULL;
+  if (st == CAIRN_OK)
+    st = store_location(cfg, obj, "objects", path, sizeof path, &owned, err);
+  if (st == CAIRN_OK)
+    st = cairn_objstore_open(obj, owned ? owned : path, &d->objstore, err);
+  free(owned);
   return st;
 }
 
