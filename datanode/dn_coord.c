@@ -19,24 +19,6 @@
 
 #define PATH(m) "/cairn.internal.CoordService/" m
 
-static cairn_status status_of(const mpb_status *s, const char *what,
-                              cairn_error *err) {
-  if (s == NULL)
-    return cairn_error_set(err, CAIRN_INTERNAL, "%s: reply without status",
-                           what);
-  if (s->code == 0 && s->error_code == 0)
-    return CAIRN_OK;
-  cairn_status st = CAIRN_INTERNAL;
-  for (int i = 0; i < CAIRN_STATUS_COUNT; i++)
-    if (cairn_status_milvus_code((cairn_status)i) == s->code) {
-      st = (cairn_status)i;
-      break;
-    }
-  return cairn_error_set(err, st, "%s: %s", what,
-                         s->reason && s->reason[0] ? s->reason
-                                                   : cairn_status_message(st));
-}
-
 static cairn_status call(cairn_datanode *dn, cairn_arena *arena,
                          const char *method, const ProtobufCMessage *req,
                          const ProtobufCMessageDescriptor *desc,
@@ -80,7 +62,7 @@ cairn_status dn_coord_describe(cairn_datanode *dn, int64_t collection_id,
                          &milvus__proto__milvus__describe_collection_response__descriptor,
                          (ProtobufCMessage **)&r, err);
   if (st == CAIRN_OK)
-    st = status_of(r->status, "DescribeCollection", err);
+    st = cairn_pb_status_check(r->status, "DescribeCollection", err);
   if (st == CAIRN_OK && r->schema == NULL)
     st = cairn_error_set(err, CAIRN_INTERNAL, "collection %lld has no schema",
                          (long long)collection_id);
@@ -115,7 +97,7 @@ cairn_status dn_coord_list(cairn_datanode *dn, cairn_arena *arena,
                          &cairn__internal__list_segments_response__descriptor,
                          (ProtobufCMessage **)&r, err);
   if (st == CAIRN_OK)
-    st = status_of(r->status, "ListSegments", err);
+    st = cairn_pb_status_check(r->status, "ListSegments", err);
   if (st != CAIRN_OK)
     return st;
   *segs = r->segments;
@@ -137,7 +119,7 @@ cairn_status dn_coord_alloc_ids(cairn_datanode *dn, uint32_t count,
                          &cairn__internal__alloc_idresponse__descriptor,
                          (ProtobufCMessage **)&r, err);
   if (st == CAIRN_OK)
-    st = status_of(r->status, "AllocID", err);
+    st = cairn_pb_status_check(r->status, "AllocID", err);
   if (st == CAIRN_OK && r->count < count)
     st = cairn_error_set(err, CAIRN_INTERNAL, "AllocID granted %u of %u ids",
                          r->count, count);
@@ -159,7 +141,7 @@ cairn_status dn_coord_timestamp(cairn_datanode *dn, uint64_t *ts,
                          &milvus__proto__milvus__alloc_timestamp_response__descriptor,
                          (ProtobufCMessage **)&r, err);
   if (st == CAIRN_OK)
-    st = status_of(r->status, "AllocTimestamp", err);
+    st = cairn_pb_status_check(r->status, "AllocTimestamp", err);
   if (st == CAIRN_OK)
     *ts = r->timestamp;
   cairn_arena_free(arena);
@@ -177,7 +159,7 @@ cairn_status dn_coord_save(cairn_datanode *dn,
                          &milvus__proto__common__status__descriptor,
                          (ProtobufCMessage **)&r, err);
   if (st == CAIRN_OK)
-    st = status_of(r, "SaveSegments", err);
+    st = cairn_pb_status_check(r, "SaveSegments", err);
   cairn_arena_free(arena);
   return st;
 }

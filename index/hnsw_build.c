@@ -29,6 +29,9 @@
 
 #include "hnsw.h"
 
+/* Graphs smaller than this after an add are built on one thread. */
+#define HNSW_PARALLEL_MIN_NODES 10000
+
 typedef struct build_ctx {
   cairn_index *ix;
   hnsw *h;
@@ -257,7 +260,12 @@ cairn_status hnsw_add(cairn_index *ix, size_t n, const void *vecs,
   /* phase 4 */
   build_ctx c = {.ix = ix, .h = h, .begin = begin, .end = end, .next = begin,
                  .st = CAIRN_OK};
-  int nt = cairn_index_threads();
+  /* Small graphs are built on one thread: threads cost more than they
+   * save there, and in a graph of a few thousand nodes every insertion
+   * rewires the same hubs, so parallel interleaving shows in its quality
+   * (recall of a 300-row build varied from 0.94 to 1.00 between runs).
+   * One thread also makes small builds deterministic. */
+  int nt = end < HNSW_PARALLEL_MIN_NODES ? 1 : cairn_index_threads();
   if ((size_t)nt > end - begin)
     nt = (int)(end - begin);
   pthread_t th[256];

@@ -25,24 +25,6 @@
 
 typedef Milvus__Proto__Milvus__DescribeCollectionResponse describe_reply;
 
-static cairn_status status_of(const mpb_status *s, const char *what,
-                              cairn_error *err) {
-  if (s == NULL)
-    return cairn_error_set(err, CAIRN_INTERNAL, "%s: reply without status",
-                           what);
-  if (s->code == 0 && s->error_code == 0)
-    return CAIRN_OK;
-  cairn_status st = CAIRN_INTERNAL;
-  for (int i = 0; i < CAIRN_STATUS_COUNT; i++)
-    if (cairn_status_milvus_code((cairn_status)i) == s->code) {
-      st = (cairn_status)i;
-      break;
-    }
-  return cairn_error_set(err, st, "%s: %s", what,
-                         s->reason && s->reason[0] ? s->reason
-                                                   : cairn_status_message(st));
-}
-
 static cairn_status call(cairn_indexnode *in, cairn_arena *arena,
                          const char *method, const ProtobufCMessage *req,
                          const ProtobufCMessageDescriptor *desc,
@@ -62,7 +44,7 @@ static cairn_status describe(cairn_indexnode *in, cairn_arena *arena,
   cairn_status st = call(in, arena, PATH("DescribeCollection"), &req.pb_base,
                          &milvus__proto__milvus__describe_collection_response__descriptor,
                          (ProtobufCMessage **)r, err);
-  return st == CAIRN_OK ? status_of((*r)->status, "DescribeCollection", err) : st;
+  return st == CAIRN_OK ? cairn_pb_status_check((*r)->status, "DescribeCollection", err) : st;
 }
 
 /* Whether collection `name` in database db is collection id. */
@@ -87,7 +69,7 @@ static cairn_status find_db(cairn_indexnode *in, cairn_arena *arena, int64_t id,
                          &milvus__proto__milvus__list_databases_response__descriptor,
                          (ProtobufCMessage **)&r, err);
   if (st == CAIRN_OK)
-    st = status_of(r->status, "ListDatabases", err);
+    st = cairn_pb_status_check(r->status, "ListDatabases", err);
   for (size_t i = 0; st == CAIRN_OK && i < r->n_db_names; i++)
     if (is_in_db(in, arena, id, r->db_names[i], name)) {
       *db = r->db_names[i];
@@ -132,7 +114,7 @@ cairn_status in_coord_indexes(cairn_indexnode *in, cairn_arena *arena,
                          &milvus__proto__milvus__describe_index_response__descriptor,
                          (ProtobufCMessage **)&r, err);
   if (st == CAIRN_OK)
-    st = status_of(r->status, "DescribeIndex", err);
+    st = cairn_pb_status_check(r->status, "DescribeIndex", err);
   if (st == CAIRN_INDEX_NOT_FOUND) {
     cairn_error_clear(err);
     return CAIRN_OK;
@@ -157,7 +139,7 @@ cairn_status in_coord_segments(cairn_indexnode *in, cairn_arena *arena,
                          &cairn__internal__list_segments_response__descriptor,
                          (ProtobufCMessage **)&r, err);
   if (st == CAIRN_OK)
-    st = status_of(r->status, "ListSegments", err);
+    st = cairn_pb_status_check(r->status, "ListSegments", err);
   if (st == CAIRN_OK) {
     *segs = r->segments;
     *n = r->n_segments;
@@ -182,7 +164,7 @@ cairn_status in_coord_save_index(cairn_indexnode *in, int64_t collection_id,
                          &milvus__proto__common__status__descriptor,
                          (ProtobufCMessage **)&r, err);
   if (st == CAIRN_OK)
-    st = status_of(r, "SaveSegmentIndex", err);
+    st = cairn_pb_status_check(r, "SaveSegmentIndex", err);
   cairn_arena_free(arena);
   return st;
 }
@@ -199,7 +181,7 @@ cairn_status in_coord_timestamp(cairn_indexnode *in, uint64_t *ts,
                          &milvus__proto__milvus__alloc_timestamp_response__descriptor,
                          (ProtobufCMessage **)&r, err);
   if (st == CAIRN_OK)
-    st = status_of(r->status, "AllocTimestamp", err);
+    st = cairn_pb_status_check(r->status, "AllocTimestamp", err);
   if (st == CAIRN_OK)
     *ts = r->timestamp;
   cairn_arena_free(arena);

@@ -20,14 +20,6 @@ const mpb_status *proxy_reply_status(const ProtobufCMessage *reply) {
   return *(mpb_status *const *)((const char *)reply + f->offset);
 }
 
-/* The cairn status whose Milvus code is `code` (INTERNAL if none). */
-static cairn_status status_from_code(int code) {
-  for (int st = 0; st < CAIRN_STATUS_COUNT; st++)
-    if (cairn_status_milvus_code((cairn_status)st) == code)
-      return (cairn_status)st;
-  return CAIRN_INTERNAL;
-}
-
 cairn_status proxy_coord_call(cairn_rpc_ctx *ctx, const char *method,
                               const ProtobufCMessage *req,
                               const ProtobufCMessageDescriptor *reply_desc,
@@ -41,9 +33,7 @@ cairn_status proxy_coord_call(cairn_rpc_ctx *ctx, const char *method,
   if (st != CAIRN_OK)
     return st;
   const mpb_status *s = proxy_reply_status(*reply);
-  if (s != NULL && (s->code != 0 || s->error_code != 0))
-    return cairn_error_set(err, status_from_code(s->code), "%s", s->reason);
-  return CAIRN_OK;
+  return s == NULL ? CAIRN_OK : cairn_pb_status_check(s, NULL, err);
 }
 
 static cairn_status load_partitions(cairn_rpc_ctx *ctx, proxy_coll *c,

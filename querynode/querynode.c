@@ -30,6 +30,7 @@
 #include "cairn_internal.pb-c.h"
 #include "log.h"
 #include "milvus.pb-c.h"
+#include "milvus_util.h"
 #include "qn_internal.h"
 
 #define COORD(m) "/cairn.internal.CoordService/" m
@@ -40,15 +41,7 @@ typedef Cairn__Data__SegmentInfo seg_info;
 
 cairn_status qn_pb_status(const Milvus__Proto__Common__Status *s,
                           const char *what, cairn_error *err) {
-  if (s == NULL || (s->code == 0 && s->error_code == 0))
-    return CAIRN_OK;
-  cairn_status st = CAIRN_INTERNAL;
-  for (int i = 0; i < CAIRN_STATUS_COUNT; i++)
-    if (s->code != 0 && cairn_status_milvus_code((cairn_status)i) == s->code) {
-      st = (cairn_status)i;
-      break;
-    }
-  return cairn_error_set(err, st, "%s: %s", what, s->reason ? s->reason : "");
+  return s == NULL ? CAIRN_OK : cairn_pb_status_check(s, what, err);
 }
 
 /* ---- collection objects ------------------------------------------------- */

@@ -63,3 +63,23 @@ const char *cairn_pb_db_name(const char *field, const char *header) {
     return header;
   return "default";
 }
+
+cairn_status cairn_pb_status_check(const mpb_status *s, const char *what,
+                                   cairn_error *err) {
+  if (s == NULL)
+    return cairn_error_set(err, CAIRN_INTERNAL, "%s: reply without status",
+                           what ? what : "call");
+  if (s->code == 0 && s->error_code == 0)
+    return CAIRN_OK;
+  cairn_status st = CAIRN_INTERNAL;
+  for (int i = 0; s->code != 0 && i < CAIRN_STATUS_COUNT; i++)
+    if (cairn_status_milvus_code((cairn_status)i) == s->code) {
+      st = (cairn_status)i;
+      break;
+    }
+  const char *reason =
+      s->reason && s->reason[0] ? s->reason : cairn_status_message(st);
+  if (what == NULL)
+    return cairn_error_set(err, st, "%s", reason);
+  return cairn_error_set(err, st, "%s: %s", what, reason);
+}

@@ -31,6 +31,13 @@ mpb_kv *cairn_pb_kv_new(cairn_arena *arena, const char *key, const char *value);
 /* A copy of a KV list into the arena. */
 mpb_kv **cairn_pb_kv_copy(cairn_arena *arena, mpb_kv *const *kvs, size_t n);
 
+/* The cairn status of a reply's Status: CAIRN_OK on success, else the
+ * status whose Milvus code it carries (CAIRN_INTERNAL when unknown), with
+ * err = "<what>: <reason>" (just the reason when what is NULL). A NULL
+ * Status is CAIRN_INTERNAL "reply without status". */
+cairn_status cairn_pb_status_check(const mpb_status *s, const char *what,
+                                   cairn_error *err);
+
 /* The database a request addresses: the request's db_name field when set,
  * else the "dbname" header, else "default". */
 const char *cairn_pb_db_name(const char *field, const char *header);
