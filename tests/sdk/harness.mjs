@@ -124,7 +124,26 @@ export class Server {
     this.httpPort = Number(m[4]);
     this.client = newClient(this.address);
     await this.client.connectPromise;
+    await this.waitServing();
     return this;
+  }
+
+  /**
+   * The listening line means the port is bound; on a loaded machine the
+   * first connection can still time out. Wait (bounded) until CheckHealth
+   * answers healthy before a test uses the client.
+   */
+  async waitServing(attempts = 50) {
+    for (let i = 0; ; i++) {
+      try {
+        const h = await this.client.checkHealth();
+        if (h && h.isHealthy) return;
+      } catch (e) {
+        if (i + 1 >= attempts) throw e;
+      }
+      if (i + 1 >= attempts) throw new Error('cairn did not become healthy');
+      await sleep(100);
+    }
   }
 
   /** A second, independent client on the same server (caller closes it). */
