@@ -129,25 +129,6 @@ cairn_status dn_coord_alloc_ids(cairn_datanode *dn, uint32_t count,
   return st;
 }
 
-cairn_status dn_coord_timestamp(cairn_datanode *dn, uint64_t *ts,
-                                cairn_error *err) {
-  cairn_arena *arena = cairn_arena_new();
-  if (arena == NULL)
-    return cairn_error_set(err, CAIRN_NOMEM, NULL);
-  Milvus__Proto__Milvus__AllocTimestampRequest req =
-      MILVUS__PROTO__MILVUS__ALLOC_TIMESTAMP_REQUEST__INIT;
-  Milvus__Proto__Milvus__AllocTimestampResponse *r = NULL;
-  cairn_status st = call(dn, arena, PATH("AllocTimestamp"), &req.pb_base,
-                         &milvus__proto__milvus__alloc_timestamp_response__descriptor,
-                         (ProtobufCMessage **)&r, err);
-  if (st == CAIRN_OK)
-    st = cairn_pb_status_check(r->status, "AllocTimestamp", err);
-  if (st == CAIRN_OK)
-    *ts = r->timestamp;
-  cairn_arena_free(arena);
-  return st;
-}
-
 cairn_status dn_coord_save(cairn_datanode *dn,
                            const Cairn__Internal__SaveSegmentsRequest *req,
                            cairn_error *err) {

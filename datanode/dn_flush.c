@@ -47,6 +47,7 @@
 
 #include "binlog.h"
 #include "dn_internal.h"
+#include "milvus_util.h"
 #include "log.h"
 
 typedef Cairn__Data__SegmentInfo seg_info;
@@ -238,7 +239,7 @@ static cairn_status write_cut(dn_coll *coll, dn_channel *ch, cairn_arena *arena,
   uint64_t created = 0;
   cairn_status st = dn_coord_alloc_ids(coll->dn, (uint32_t)n_alloc, &first, err);
   if (st == CAIRN_OK)
-    st = dn_coord_timestamp(coll->dn, &created, err);
+    st = cairn_coord_alloc_timestamp(coll->dn->opts.coord, &created, err);
   for (size_t i = 0; st == CAIRN_OK && i < n_alloc; i++) {
     int64_t part = i < ch->n_parts ? ch->parts[i].partition_id : -1;
     seg_info *s = seg_new(arena, coll, ch, first + (int64_t)i, part, created);

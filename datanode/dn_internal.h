@@ -161,8 +161,6 @@ cairn_status dn_coord_list(cairn_datanode *dn, cairn_arena *arena,
 /* count consecutive ids starting at *first. */
 cairn_status dn_coord_alloc_ids(cairn_datanode *dn, uint32_t count,
                                 int64_t *first, cairn_error *err);
-cairn_status dn_coord_timestamp(cairn_datanode *dn, uint64_t *ts,
-                                cairn_error *err);
 cairn_status dn_coord_save(cairn_datanode *dn,
                            const Cairn__Internal__SaveSegmentsRequest *req,
                            cairn_error *err);

@@ -25,6 +25,7 @@
 
 #include "binlog.h"
 #include "in_internal.h"
+#include "milvus_util.h"
 #include "index.h"
 
 void in_job_free(in_job *job) {
@@ -156,7 +157,7 @@ static cairn_status store(cairn_indexnode *in, const in_job *job,
   file.key = key;
   file.size = len;
   if (st == CAIRN_OK)
-    st = in_coord_timestamp(in, &file.built_ts, err);
+    st = cairn_coord_alloc_timestamp(in->opts.coord, &file.built_ts, err);
   if (st == CAIRN_OK)
     st = in_coord_save_index(in, job->collection_id, job->segment_id, &file, err);
   if (st == CAIRN_IO_NOT_FOUND)

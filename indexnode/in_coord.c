@@ -169,21 +169,3 @@ cairn_status in_coord_save_index(cairn_indexnode *in, int64_t collection_id,
   return st;
 }
 
-cairn_status in_coord_timestamp(cairn_indexnode *in, uint64_t *ts,
-                                cairn_error *err) {
-  cairn_arena *arena = cairn_arena_new();
-  if (arena == NULL)
-    return cairn_error_set(err, CAIRN_NOMEM, NULL);
-  Milvus__Proto__Milvus__AllocTimestampRequest req =
-      MILVUS__PROTO__MILVUS__ALLOC_TIMESTAMP_REQUEST__INIT;
-  Milvus__Proto__Milvus__AllocTimestampResponse *r = NULL;
-  cairn_status st = call(in, arena, PATH("AllocTimestamp"), &req.pb_base,
-                         &milvus__proto__milvus__alloc_timestamp_response__descriptor,
-                         (ProtobufCMessage **)&r, err);
-  if (st == CAIRN_OK)
-    st = cairn_pb_status_check(r->status, "AllocTimestamp", err);
-  if (st == CAIRN_OK)
-    *ts = r->timestamp;
-  cairn_arena_free(arena);
-  return st;
-}

@@ -87,7 +87,5 @@ cairn_status in_coord_save_index(cairn_indexnode *in, int64_t collection_id,
                                  int64_t segment_id,
                                  Cairn__Data__SegmentIndexFile *file,
                                  cairn_error *err);
-cairn_status in_coord_timestamp(cairn_indexnode *in, uint64_t *ts,
-                                cairn_error *err);
 
 #endif

@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+#include "milvus.pb-c.h"
+#include "rpc.h"
+
 mpb_status *cairn_pb_status(cairn_arena *arena, cairn_status st,
                             const char *msg) {
   mpb_status *s = CAIRN_ARENA_NEW(arena, mpb_status, 1);
@@ -82,4 +85,27 @@ cairn_status cairn_pb_status_check(const mpb_status *s, const char *what,
   if (what == NULL)
     return cairn_error_set(err, st, "%s", reason);
   return cairn_error_set(err, st, "%s: %s", what, reason);
+}
+
+cairn_status cairn_coord_alloc_timestamp(cairn_rpc_client *coord, uint64_t *ts,
+                                         cairn_error *err) {
+  *ts = 0;
+  cairn_arena *arena = cairn_arena_new();
+  if (arena == NULL)
+    return cairn_error_set(err, CAIRN_NOMEM, NULL);
+  Milvus__Proto__Milvus__AllocTimestampRequest req =
+      MILVUS__PROTO__MILVUS__ALLOC_TIMESTAMP_REQUEST__INIT;
+  ProtobufCMessage *out = NULL;
+  cairn_status st = cairn_rpc_call(
+      coord, "/cairn.internal.CoordService/AllocTimestamp", &req.pb_base,
+      &milvus__proto__milvus__alloc_timestamp_response__descriptor, NULL, arena,
+      &out, err);
+  Milvus__Proto__Milvus__AllocTimestampResponse *r =
+      (Milvus__Proto__Milvus__AllocTimestampResponse *)out;
+  if (st == CAIRN_OK)
+    st = cairn_pb_status_check(r->status, "AllocTimestamp", err);
+  if (st == CAIRN_OK)
+    *ts = r->timestamp;
+  cairn_arena_free(arena);
+  return st;
 }

@@ -8,6 +8,7 @@
 #define CAIRN_MILVUS_UTIL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "arena.h"
 #include "common.pb-c.h"
@@ -37,6 +38,12 @@ mpb_kv **cairn_pb_kv_copy(cairn_arena *arena, mpb_kv *const *kvs, size_t n);
  * Status is CAIRN_INTERNAL "reply without status". */
 cairn_status cairn_pb_status_check(const mpb_status *s, const char *what,
                                    cairn_error *err);
+
+/* A fresh hybrid timestamp from a CoordService client (its AllocTimestamp
+ * method), for roles that stamp what they record. */
+struct cairn_rpc_client;
+cairn_status cairn_coord_alloc_timestamp(struct cairn_rpc_client *coord,
+                                         uint64_t *ts, cairn_error *err);
 
 /* The database a request addresses: the request's db_name field when set,
  * else the "dbname" header, else "default". */
