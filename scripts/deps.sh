@@ -10,6 +10,7 @@ packages=(
   liblmdb-dev libmicrohttpd-dev libyaml-dev libjson-c-dev libcmocka-dev
   libcurl4-openssl-dev libzstd-dev libxxhash-dev
   etcd-server librdkafka-dev libssl-dev
+  docker-compose unzip
   clang libclang-rt-14-dev valgrind
   nodejs npm
 )

@@ -23,6 +23,7 @@ run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== release build (the Docker image's flags): cairn compiles warning-free at -O3"
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DCAIRN_TESTS=OFF >/dev/null
 ninja -C build-release -j "$jobs" cairn
+deploy/validate.sh # Dockerfile, compose files, Helm chart: lint, render, schema-check
 
 echo "== sanitizer build (ASan + UBSan): unit + sdk tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
