@@ -56,15 +56,6 @@ static int cmd_version(void) {
   return 0;
 }
 
-static int cmd_data_role(const char *role) {
-  fprintf(stderr,
-          "cairn %s: this role serves the data path (insert, flush, index "
-          "builds, search), which is not part of this build yet; run `cairn "
-          "standalone`, or `cairn coordinator` and `cairn proxy`\n",
-          role);
-  return 2;
-}
-
 int main(int argc, char **argv) {
   if (argc < 2) {
     print_usage(stderr);
@@ -82,9 +73,12 @@ int main(int argc, char **argv) {
     return cairn_run_role(CAIRN_ROLE_COORDINATOR, argc - 2, argv + 2);
   if (strcmp(cmd, "proxy") == 0)
     return cairn_run_role(CAIRN_ROLE_PROXY, argc - 2, argv + 2);
-  if (strcmp(cmd, "datanode") == 0 || strcmp(cmd, "indexnode") == 0 ||
-      strcmp(cmd, "querynode") == 0)
-    return cmd_data_role(cmd);
+  if (strcmp(cmd, "datanode") == 0)
+    return cairn_run_role(CAIRN_ROLE_DATANODE, argc - 2, argv + 2);
+  if (strcmp(cmd, "indexnode") == 0)
+    return cairn_run_role(CAIRN_ROLE_INDEXNODE, argc - 2, argv + 2);
+  if (strcmp(cmd, "querynode") == 0)
+    return cairn_run_role(CAIRN_ROLE_QUERYNODE, argc - 2, argv + 2);
   fprintf(stderr, "cairn: unknown command '%s'\n\n", cmd);
   print_usage(stderr);
   return 2;

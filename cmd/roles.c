@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster_roles.h"
 #include "config.h"
 #include "coord.h"
 #include "http.h"
@@ -43,6 +44,9 @@ typedef struct role_state {
   cairn_rpc_client *coord_client;
   cairn_proxy *proxy;
   standalone_data *data; /* standalone only: datanode, indexnode, querynode */
+  cluster_coord *cluster_coord; /* cluster coordinator: election + gate */
+  cluster_node *node;           /* cluster datanode / indexnode / querynode */
+  cluster_proxy *cluster_proxy; /* cluster proxy: data path over gRPC */
   cairn_rpc_server *grpc;
   cairn_http *http;
 } role_state;
@@ -52,6 +56,9 @@ static const char *role_name(cairn_role role) {
   case CAIRN_ROLE_STANDALONE: return "standalone";
   case CAIRN_ROLE_COORDINATOR: return "coordinator";
   case CAIRN_ROLE_PROXY: return "proxy";
+  case CAIRN_ROLE_DATANODE: return "datanode";
+  case CAIRN_ROLE_INDEXNODE: return "indexnode";
+  case CAIRN_ROLE_QUERYNODE: return "querynode";
   }
   return "?";
 }
@@ -125,29 +132,71 @@ static cairn_status open_meta(role_state *s, cairn_error *err) {
   return cairn_meta_open(backend, location, &s->meta, err);
 }
 
+static bool is_data_role(cairn_role role) {
+  return role == CAIRN_ROLE_DATANODE || role == CAIRN_ROLE_INDEXNODE ||
+         role == CAIRN_ROLE_QUERYNODE;
+}
+
+/* A cluster process: the catalogue is in etcd, shared by every process. */
+static bool in_cluster(const role_state *s) {
+  return strcmp(cairn_config_string(s->cfg, "meta.backend"), "etcd") == 0;
+}
+
+static cairn_status start_data_role(role_state *s, cairn_error *err) {
+  if (!in_cluster(s))
+    return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
+                           "cairn %s runs in a cluster: set meta.backend=etcd "
+                           "(with etcd.endpoints), mq.backend=kafka and "
+                           "objstore.backend=s3; for one process with "
+                           "embedded storage run `cairn standalone`",
+                           role_name(s->role));
+  cluster_node_role r = s->role == CAIRN_ROLE_DATANODE ? CLUSTER_DATANODE
+                        : s->role == CAIRN_ROLE_INDEXNODE ? CLUSTER_INDEXNODE
+                                                          : CLUSTER_QUERYNODE;
+  cairn_status st = open_meta(s, err);
+  return st == CAIRN_OK ? cluster_node_open(r, s->cfg, s->meta, &s->node, err)
+                        : st;
+}
+
+/* cairn proxy: with coordinator.address, catalogue calls only (embedded
+ * meta store); in a cluster, the whole data path. */
+static cairn_status start_proxy_links(role_state *s, cairn_error *err) {
+  const char *addr = cairn_config_string(s->cfg, "coordinator.address");
+  if (addr[0] != '\0')
+    return cairn_rpc_client_new_grpc(
+        addr, (size_t)cairn_config_size(s->cfg, "grpc.maxMessageSize"),
+        &s->coord_client, err);
+  if (!in_cluster(s))
+    return cairn_error_set(err, CAIRN_MISSING_ARGUMENT,
+                           "cairn proxy needs a cluster (meta.backend=etcd) or "
+                           "coordinator.address (--coordinator.address=HOST:PORT)");
+  cairn_status st = open_meta(s, err);
+  if (st == CAIRN_OK)
+    st = cluster_proxy_open(s->cfg, s->meta, &s->cluster_proxy, err);
+  return st;
+}
+
 static cairn_status start_roles(role_state *s, cairn_error *err) {
   cairn_status st = CAIRN_OK;
-  if (s->role != CAIRN_ROLE_PROXY) {
+  if (is_data_role(s->role))
+    return start_data_role(s, err);
+  if (s->role == CAIRN_ROLE_COORDINATOR) {
+    st = open_meta(s, err);
+    if (st == CAIRN_OK && in_cluster(s))
+      return cluster_coord_open(s->cfg, s->meta, &s->cluster_coord, err);
+    return st == CAIRN_OK ? cairn_coord_open(s->meta, NULL, &s->coord, err) : st;
+  }
+  if (s->role == CAIRN_ROLE_STANDALONE) {
     st = open_meta(s, err);
     if (st == CAIRN_OK)
       st = cairn_coord_open(s->meta, NULL, &s->coord, err);
-  }
-  if (st != CAIRN_OK || s->role == CAIRN_ROLE_COORDINATOR)
-    return st;
-  if (s->role == CAIRN_ROLE_STANDALONE) {
-    st = cairn_rpc_client_new_direct(cairn_coord_service(s->coord),
-                                     &s->coord_client, err);
+    if (st == CAIRN_OK)
+      st = cairn_rpc_client_new_direct(cairn_coord_service(s->coord),
+                                       &s->coord_client, err);
     if (st == CAIRN_OK)
       st = standalone_data_open(s->cfg, s->coord_client, &s->data, err);
   } else {
-    const char *addr = cairn_config_string(s->cfg, "coordinator.address");
-    if (addr[0] == '\0')
-      return cairn_error_set(err, CAIRN_MISSING_ARGUMENT,
-                             "cairn proxy needs coordinator.address "
-                             "(--coordinator.address=HOST:PORT)");
-    st = cairn_rpc_client_new_grpc(
-        addr, (size_t)cairn_config_size(s->cfg, "grpc.maxMessageSize"),
-        &s->coord_client, err);
+    st = start_proxy_links(s, err);
   }
   cairn_proxy_options opts = {.deploy_mode = s->role == CAIRN_ROLE_STANDALONE
                                                  ? "STANDALONE"
@@ -157,9 +206,30 @@ static cairn_status start_roles(role_state *s, cairn_error *err) {
     opts.data = standalone_data_ops();
     opts.data_ctx = s->data;
   }
+  if (s->cluster_proxy != NULL) {
+    opts.mq = cluster_proxy_mq(s->cluster_proxy);
+    opts.data = cluster_proxy_ops();
+    opts.data_ctx = s->cluster_proxy;
+  }
+  cairn_rpc_client *coord = s->cluster_proxy ? cluster_proxy_coord(s->cluster_proxy)
+                                             : s->coord_client;
   if (st == CAIRN_OK)
-    st = cairn_proxy_new(s->coord_client, &opts, &s->proxy, err);
+    st = cairn_proxy_new(coord, &opts, &s->proxy, err);
   return st;
+}
+
+/* After the server is up: the session with the bound address. */
+static cairn_status register_in_cluster(role_state *s, cairn_error *err) {
+  char address[512];
+  cluster_advertise_address(s->cfg, cairn_rpc_server_port(s->grpc), address,
+                            sizeof address);
+  if (s->cluster_coord != NULL)
+    return cluster_coord_register(s->cluster_coord, address, err);
+  if (s->node != NULL)
+    return cluster_node_register(s->node, address, err);
+  if (s->cluster_proxy != NULL)
+    return cluster_proxy_register(s->cluster_proxy, address, err);
+  return CAIRN_OK;
 }
 
 /* Per-call metrics: request count by method and gRPC code, latency. */
@@ -176,8 +246,12 @@ static cairn_status start_servers(role_state *s, cairn_error *err) {
   int n = 0;
   if (s->proxy != NULL)
     services[n++] = cairn_proxy_service(s->proxy);
-  if (s->role == CAIRN_ROLE_COORDINATOR)
+  if (s->coord != NULL && s->role == CAIRN_ROLE_COORDINATOR)
     services[n++] = cairn_coord_service(s->coord);
+  if (s->cluster_coord != NULL)
+    services[n++] = cluster_coord_service(s->cluster_coord);
+  if (s->node != NULL && cluster_node_service(s->node) != NULL)
+    services[n++] = cluster_node_service(s->node);
   int workers = (int)cairn_config_int(s->cfg, "grpc.workers");
   if (workers <= 0) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -192,6 +266,8 @@ static cairn_status start_servers(role_state *s, cairn_error *err) {
   cairn_status st = cairn_rpc_server_start(&opts, services, observe_call, NULL,
                                            &s->grpc, err);
   if (st == CAIRN_OK)
+    st = register_in_cluster(s, err);
+  if (st == CAIRN_OK)
     st = cairn_http_start(cairn_config_string(s->cfg, "http.host"),
                           (int)cairn_config_int(s->cfg, "http.port"), &s->http,
                           err);
@@ -204,6 +280,9 @@ static void stop_all(role_state *s) {
   cairn_rpc_server_stop(s->grpc, SHUTDOWN_GRACE_MS);
   cairn_http_stop(s->http);
   cairn_proxy_free(s->proxy);
+  cluster_proxy_close(s->cluster_proxy);
+  cluster_node_close(s->node);
+  cluster_coord_close(s->cluster_coord);
   standalone_data_close(s->data);
   cairn_rpc_client_free(s->coord_client);
   cairn_coord_close(s->coord);

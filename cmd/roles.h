@@ -7,6 +7,9 @@ typedef enum cairn_role {
   CAIRN_ROLE_STANDALONE,
   CAIRN_ROLE_COORDINATOR,
   CAIRN_ROLE_PROXY,
+  CAIRN_ROLE_DATANODE,
+  CAIRN_ROLE_INDEXNODE,
+  CAIRN_ROLE_QUERYNODE,
 } cairn_role;
 
 /* Run a role until SIGINT/SIGTERM; argv holds the flags after the

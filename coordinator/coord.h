@@ -14,6 +14,9 @@
 #ifndef CAIRN_COORD_H
 #define CAIRN_COORD_H
 
+#include <stdbool.h>
+
+#include "cluster.h"
 #include "meta.h"
 #include "rpc.h"
 #include "status.h"
@@ -28,6 +31,9 @@ typedef struct cairn_coord_options {
   int max_shards;              /* default 16 */
   int max_partitions;          /* per collection, default 1024 */
   int64_t max_dim;             /* default 32768 */
+  bool publish_events;         /* cluster: put cluster/event/{id} when a
+                                  collection's segments, indexes or load
+                                  state change (core/cluster.h) */
 } cairn_coord_options;
 
 /* Defaults for every option. */
@@ -37,5 +43,21 @@ cairn_status cairn_coord_open(cairn_meta *meta, const cairn_coord_options *opts,
 void cairn_coord_close(cairn_coord *coord);
 /* The CoordService; owned by the coordinator. */
 cairn_rpc_service *cairn_coord_service(cairn_coord *coord);
+
+/* ---- cluster: assignment of work to nodes (coord_assign.c) ---- */
+
+typedef struct cairn_coord_assigner cairn_coord_assigner;
+
+/* Start assigning channels to datanodes and loaded collections to
+ * querynodes, as the leader whose leader key holds leader_value. The view
+ * is borrowed. */
+cairn_status cairn_coord_assign_start(cairn_coord *coord,
+                                      cairn_cluster_view *view,
+                                      const char *leader_value,
+                                      cairn_coord_assigner **out,
+                                      cairn_error *err);
+/* Run a pass soon (the view changed). NULL is allowed. */
+void cairn_coord_assign_kick(cairn_coord_assigner *a);
+void cairn_coord_assign_stop(cairn_coord_assigner *a);
 
 #endif

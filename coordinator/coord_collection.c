@@ -204,6 +204,8 @@ static cairn_status create_collection(cairn_rpc_ctx *ctx,
     st = make_channels(ctx->arena, &c, err);
   if (st == CAIRN_OK)
     st = cairn_catalog_put_collection(coord->cat, &c, err);
+  if (st == CAIRN_OK)
+    coord_publish_event(coord, c.id);
   return st;
 }
 
@@ -262,6 +264,8 @@ static cairn_status drop_collection(cairn_rpc_ctx *ctx,
   st = cairn_catalog_delete_collection(coord->cat, c, err);
   if (st == CAIRN_OK)
     st = coord_drop_collection_data(coord, c, err);
+  if (st == CAIRN_OK)
+    coord_publish_event(coord, c->id);
   return st;
 }
 

@@ -238,6 +238,8 @@ static cairn_status create_index(cairn_rpc_ctx *ctx,
     st = append_index(ctx->arena, c, ix, err);
   if (st == CAIRN_OK)
     st = cairn_catalog_put_collection(coord->cat, c, err);
+  if (st == CAIRN_OK)
+    coord_publish_event(coord, c->id);
   return st;
 }
 

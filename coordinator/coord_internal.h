@@ -22,6 +22,10 @@ struct cairn_coord {
   cairn_coord_options opts;
 };
 
+/* Put cluster/event/{collection_id} when opts.publish_events (cluster);
+ * failures are logged (nodes also refresh on their own timers). */
+void coord_publish_event(cairn_coord *coord, int64_t collection_id);
+
 /* Handler signature shorthand. */
 #define COORD_HANDLER(fn)                                                      \
   cairn_grpc_code fn(cairn_rpc_ctx *ctx, const ProtobufCMessage *msg,          \

@@ -101,7 +101,10 @@ static cairn_status set_load(cairn_rpc_ctx *ctx, const char *db_field,
   }
   if (load)
     c->replica_number = replicas > 0 ? replicas : 1;
-  return cairn_catalog_put_collection(coord_of(ctx)->cat, c, err);
+  st = cairn_catalog_put_collection(coord_of(ctx)->cat, c, err);
+  if (st == CAIRN_OK)
+    coord_publish_event(coord_of(ctx), c->id);
+  return st;
 }
 
 static COORD_HANDLER(h_load_collection) {

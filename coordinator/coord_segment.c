@@ -113,6 +113,8 @@ static cairn_status save_segments(cairn_rpc_ctx *ctx,
     st = cairn_error_set(err, CAIRN_CONFLICT,
                          "channel %s checkpoint moved during the flush",
                          req->channel);
+  if (st == CAIRN_OK)
+    coord_publish_event(coord, req->collection_id);
   return st;
 }
 
@@ -216,7 +218,10 @@ static cairn_status save_index(cairn_rpc_ctx *ctx,
   s->n_index_files = k;
   size_t len;
   uint8_t *buf = pack(ctx->arena, &s->base, &len);
-  return cairn_meta_put(coord_of(ctx)->meta, key, buf, len, 0, NULL, err);
+  st = cairn_meta_put(coord_of(ctx)->meta, key, buf, len, 0, NULL, err);
+  if (st == CAIRN_OK)
+    coord_publish_event(coord_of(ctx), req->collection_id);
+  return st;
 }
 
 COORD_DDL_HANDLER(h_save_segment_index, save_index, Cairn__Internal__SaveSegmentIndexRequest)

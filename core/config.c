@@ -69,7 +69,15 @@ static const cairn_config_def defs[] = {
     {"queryNode.searchThreads", I, "0", 0, 256,
      "Threads searching segments in parallel (0 = number of cores)"},
     {"coordinator.address", S, "", 0, 0,
-     "host:port of the coordinator's gRPC service (cairn proxy)"},
+     "host:port of the coordinator's gRPC service for `cairn proxy` with the "
+     "embedded meta store; empty in a cluster (found through etcd)"},
+    {"node.advertiseAddress", S, "", 0, 0,
+     "host:port other cluster processes use to reach this one's gRPC service "
+     "(empty = grpc.host, or this machine's hostname when that is a wildcard, "
+     "with the bound port)"},
+    {"session.ttl", D, "10s", 0, 0,
+     "Lease of a cluster process's session in etcd: a process silent this long "
+     "is taken as dead and its work moves to the others"},
     {"etcd.endpoints", S, "localhost:2379", 0, 0,
      "Comma-separated etcd endpoints (meta.backend = etcd)"},
     {"etcd.rootPath", S, "cairn", 0, 0, "Prefix of every key Cairn writes to etcd"},

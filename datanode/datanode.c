@@ -561,8 +561,7 @@ uint64_t cairn_datanode_growing_rows(cairn_datanode *dn, int64_t collection_id) 
   return rows;
 }
 
-cairn_status cairn_datanode_drop(cairn_datanode *dn, int64_t collection_id,
-                                 cairn_error *err) {
+void cairn_datanode_unwatch(cairn_datanode *dn, int64_t collection_id) {
   pthread_mutex_lock(&dn->mu);
   dn_coll *coll = unlink_nolock(dn, collection_id);
   pthread_mutex_unlock(&dn->mu);
@@ -570,5 +569,10 @@ cairn_status cairn_datanode_drop(cairn_datanode *dn, int64_t collection_id,
     coll_stop_join(coll);
     coll_free(coll);
   }
+}
+
+cairn_status cairn_datanode_drop(cairn_datanode *dn, int64_t collection_id,
+                                 cairn_error *err) {
+  cairn_datanode_unwatch(dn, collection_id);
   return dn_remove_objects(dn, collection_id, err);
 }

@@ -67,6 +67,9 @@ void cairn_datanode_close(cairn_datanode *dn);
  * channels come from the coordinator). Idempotent. */
 cairn_status cairn_datanode_watch(cairn_datanode *dn, int64_t collection_id,
                                   cairn_error *err);
+/* Stop consuming a collection (its channels moved to another datanode);
+ * unflushed rows stay in the log for the next owner. */
+void cairn_datanode_unwatch(cairn_datanode *dn, int64_t collection_id);
 /* Stop consuming a dropped collection and remove its objects. */
 cairn_status cairn_datanode_drop(cairn_datanode *dn, int64_t collection_id,
                                  cairn_error *err);
@@ -79,5 +82,11 @@ cairn_status cairn_datanode_flush(cairn_datanode *dn, int64_t collection_id,
                                   cairn_error *err);
 /* Rows consumed but not yet flushed, for statistics. */
 uint64_t cairn_datanode_growing_rows(cairn_datanode *dn, int64_t collection_id);
+
+/* cairn.cluster.DataNodeService over this datanode (dn_service.c): Flush
+ * and GrowingRows for the proxies of a cluster. */
+cairn_status cairn_datanode_service_new(cairn_datanode *dn,
+                                        cairn_rpc_service **out,
+                                        cairn_error *err);
 
 #endif

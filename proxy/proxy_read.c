@@ -429,6 +429,8 @@ cairn_status proxy_search_one(cairn_rpc_ctx *ctx, const proxy_coll *c,
                          "search by primary keys is not supported by Cairn yet");
   if (st == CAIRN_OK)
     st = decode_queries(ctx->arena, f, req->placeholder_group, &q.nq, &q.queries, err);
+  if (st == CAIRN_OK && f->type != CAIRN_TYPE_SPARSE_FLOAT_VECTOR)
+    q.row_bytes = cairn_vector_row_bytes(f->type, f->dim);
   if (st == CAIRN_OK && req->nq > 0 && (size_t)req->nq != q.nq)
     st = cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
                          "nq is %" PRId64 " but %zu vectors were sent", req->nq, q.nq);

@@ -101,6 +101,9 @@ typedef struct cairn_qn_search {
   size_t nq;
   const void *queries;             /* nq rows in the field's layout
                                       (index.h); sparse: cairn_sparse_row[] */
+  size_t row_bytes;                /* dense: bytes of one query row (for
+                                      sending the request to another
+                                      process); 0 for sparse */
   int topk;                        /* hits per query (offset included) */
   cairn_search_params params;      /* ef, nprobe, drop_ratio_search */
   bool is_range;                   /* range search with radius/range_filter */
@@ -145,5 +148,11 @@ cairn_status cairn_querynode_query(cairn_querynode *qn, const cairn_qn_query *re
                                    Milvus__Proto__Schema__FieldData ***fields,
                                    size_t *n_fields, size_t *n_rows,
                                    cairn_error *err);
+
+/* cairn.cluster.QueryNodeService over this querynode (qn_service.c), for
+ * the proxies of a cluster; the caller frees it after the server stops. */
+cairn_status cairn_querynode_service_new(cairn_querynode *qn,
+                                         cairn_rpc_service **out,
+                                         cairn_error *err);
 
 #endif

@@ -29,6 +29,73 @@ static int collect_fields(cairn_expr *e, const node *n) {
   return collect_fields(e, n->b);
 }
 
+/* ---- source copy (templates deep-copied: values, strings, lists) ---- */
+
+static void free_value(cairn_expr_value *v) {
+  if (v->type == CAIRN_EXPR_STRING) {
+    free((char *)v->u.s.ptr);
+  } else if (v->type == CAIRN_EXPR_LIST) {
+    cairn_expr_value *items = (cairn_expr_value *)v->u.list.items;
+    for (size_t i = 0; i < v->u.list.n; i++)
+      free_value(&items[i]);
+    free(items);
+  }
+}
+
+static int copy_value(cairn_expr_value *dst, const cairn_expr_value *src) {
+  *dst = *src;
+  if (src->type == CAIRN_EXPR_STRING) {
+    char *s = malloc(src->u.s.len + 1);
+    dst->u.s.ptr = s;
+    if (s == NULL)
+      return -1;
+    if (src->u.s.len)
+      memcpy(s, src->u.s.ptr, src->u.s.len);
+    s[src->u.s.len] = '\0';
+  } else if (src->type == CAIRN_EXPR_LIST) {
+    cairn_expr_value *items = calloc(src->u.list.n + 1, sizeof *items);
+    dst->u.list.items = items;
+    dst->u.list.n = 0;
+    if (items == NULL)
+      return -1;
+    for (size_t i = 0; i < src->u.list.n; i++) {
+      if (copy_value(&items[i], &src->u.list.items[i]) != 0)
+        return -1;
+      dst->u.list.n = i + 1;
+    }
+  }
+  return 0;
+}
+
+static void free_templates(cairn_expr_templates *t) {
+  cairn_expr_template *items = (cairn_expr_template *)t->items;
+  for (size_t i = 0; i < t->n; i++) {
+    free((char *)items[i].name);
+    free_value(&items[i].value);
+  }
+  free(items);
+  t->items = NULL;
+  t->n = 0;
+}
+
+static int copy_templates(cairn_expr_templates *dst,
+                          const cairn_expr_templates *src) {
+  cairn_expr_template *items = calloc(src->n + 1, sizeof *items);
+  dst->items = items;
+  dst->n = 0;
+  if (items == NULL)
+    return -1;
+  for (size_t i = 0; i < src->n; i++) {
+    items[i].name = strdup(src->items[i].name);
+    items[i].value.type = CAIRN_EXPR_BOOL; /* nothing owned yet */
+    dst->n = i + 1;
+    if (items[i].name == NULL ||
+        copy_value(&items[i].value, &src->items[i].value) != 0)
+      return -1;
+  }
+  return 0;
+}
+
 cairn_status cairn_expr_parse(const cairn_schema *schema, const char *text,
                               const cairn_expr_templates *templates,
                               cairn_expr **out, cairn_error *err) {
@@ -54,13 +121,27 @@ cairn_status cairn_expr_parse(const cairn_schema *schema, const char *text,
   }
   e->root = plan;
   e->schema = schema;
+  e->text = strdup(text);
+  if (e->text == NULL ||
+      (templates && copy_templates(&e->templates, templates) != 0)) {
+    cairn_expr_free(e);
+    return cairn_error_set(err, CAIRN_NOMEM, "out of memory parsing expression");
+  }
   *out = e;
   return CAIRN_OK;
+}
+
+void cairn_expr_source(const cairn_expr *expr, const char **text,
+                       const cairn_expr_templates **templates) {
+  *text = expr->text;
+  *templates = &expr->templates;
 }
 
 void cairn_expr_free(cairn_expr *expr) {
   if (expr == NULL)
     return;
+  free(expr->text);
+  free_templates(&expr->templates);
   node_free(expr->root);
   free(expr->field_ids);
   free(expr);

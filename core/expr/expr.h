@@ -145,6 +145,12 @@ size_t cairn_expr_fields(const cairn_expr *expr, int64_t *ids, size_t cap);
  * skip evaluation for `true`, `1 < 2` or `false`. */
 bool cairn_expr_is_constant(const cairn_expr *expr, bool *value);
 
+/* The text and template values the expression was parsed from (owned by
+ * the expression), so it can be sent to another process and parsed there
+ * against the same schema. *templates has n == 0 when there were none. */
+void cairn_expr_source(const cairn_expr *expr, const char **text,
+                       const cairn_expr_templates **templates);
+
 /* Frees the tree. NULL is allowed. */
 void cairn_expr_free(cairn_expr *expr);
 

@@ -214,6 +214,8 @@ struct cairn_expr {
   const cairn_schema *schema;
   int64_t *field_ids;  /* distinct fields read, owned */
   size_t n_fields;
+  char *text;                    /* the source text, owned */
+  cairn_expr_templates templates;/* deep copy of the parse's templates */
 };
 
 #endif

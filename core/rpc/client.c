@@ -13,15 +13,53 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "rpc.h"
+
+/* A resolving client keeps every channel it ever opened (one per address
+ * the resolver returned, a handful over a cluster's life) until it is
+ * freed, so a call in flight on an old channel is never cut off. */
+typedef struct resolved_channel {
+  char *target;
+  grpc_channel *channel;
+  struct resolved_channel *next;
+} resolved_channel;
 
 struct cairn_rpc_client {
   grpc_channel *channel;             /* gRPC transport, or NULL */
   const cairn_rpc_service *service;  /* direct transport, or NULL */
+  /* resolving transport (resolve != NULL) */
+  cairn_rpc_resolve_fn resolve;
+  void *resolve_user;
+  int64_t failover_ms;
+  grpc_channel_args *args;
+  pthread_mutex_t mu;                /* guards channels */
+  resolved_channel *channels;
 };
+
+static void message_limits(grpc_arg args[2], size_t max_message_bytes) {
+  int limit = max_message_bytes > (size_t)INT_MAX ? INT_MAX
+                                                  : (int)max_message_bytes;
+  memset(args, 0, 2 * sizeof *args);
+  args[0].type = GRPC_ARG_INTEGER;
+  args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+  args[0].value.integer = limit;
+  args[1].type = GRPC_ARG_INTEGER;
+  args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+  args[1].value.integer = limit;
+}
+
+static grpc_channel *open_channel(const char *target,
+                                  const grpc_channel_args *args) {
+  grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+  grpc_channel *ch = grpc_channel_create(target, creds, args);
+  grpc_channel_credentials_release(creds);
+  return ch;
+}
 
 cairn_status cairn_rpc_client_new_grpc(const char *target,
                                        size_t max_message_bytes,
@@ -32,20 +70,10 @@ cairn_status cairn_rpc_client_new_grpc(const char *target,
   if (c == NULL)
     return cairn_error_set(err, CAIRN_NOMEM, NULL);
   grpc_init();
-  int limit = max_message_bytes > (size_t)INT_MAX ? INT_MAX
-                                                  : (int)max_message_bytes;
   grpc_arg args[2];
-  memset(args, 0, sizeof args);
-  args[0].type = GRPC_ARG_INTEGER;
-  args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-  args[0].value.integer = limit;
-  args[1].type = GRPC_ARG_INTEGER;
-  args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-  args[1].value.integer = limit;
   grpc_channel_args channel_args = {.num_args = 2, .args = args};
-  grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-  c->channel = grpc_channel_create(target, creds, &channel_args);
-  grpc_channel_credentials_release(creds);
+  message_limits(args, max_message_bytes);
+  c->channel = open_channel(target, &channel_args);
   *out = c;
   return CAIRN_OK;
 }
@@ -62,11 +90,52 @@ cairn_status cairn_rpc_client_new_direct(const cairn_rpc_service *service,
   return CAIRN_OK;
 }
 
+cairn_status cairn_rpc_client_new_resolving(cairn_rpc_resolve_fn resolve,
+                                            void *user,
+                                            size_t max_message_bytes,
+                                            int64_t failover_ms,
+                                            cairn_rpc_client **out,
+                                            cairn_error *err) {
+  *out = NULL;
+  cairn_rpc_client *c = calloc(1, sizeof *c);
+  grpc_channel_args *args = calloc(1, sizeof *args);
+  grpc_arg *arg = calloc(2, sizeof *arg);
+  if (c == NULL || args == NULL || arg == NULL) {
+    free(c);
+    free(args);
+    free(arg);
+    return cairn_error_set(err, CAIRN_NOMEM, NULL);
+  }
+  grpc_init();
+  message_limits(arg, max_message_bytes);
+  args->num_args = 2;
+  args->args = arg;
+  c->args = args;
+  c->resolve = resolve;
+  c->resolve_user = user;
+  c->failover_ms = failover_ms;
+  pthread_mutex_init(&c->mu, NULL);
+  *out = c;
+  return CAIRN_OK;
+}
+
 void cairn_rpc_client_free(cairn_rpc_client *c) {
   if (c == NULL)
     return;
   if (c->channel != NULL) {
     grpc_channel_destroy(c->channel);
+    grpc_shutdown();
+  }
+  if (c->resolve != NULL) {
+    for (resolved_channel *r = c->channels, *next; r != NULL; r = next) {
+      next = r->next;
+      grpc_channel_destroy(r->channel);
+      free(r->target);
+      free(r);
+    }
+    free(c->args->args);
+    free(c->args);
+    pthread_mutex_destroy(&c->mu);
     grpc_shutdown();
   }
   free(c);
@@ -140,7 +209,7 @@ static size_t build_metadata(const cairn_rpc_call_opts *opts,
   return n;
 }
 
-static cairn_status call_grpc(cairn_rpc_client *c, const char *method,
+static cairn_status call_grpc(grpc_channel *channel, const char *method,
                               const ProtobufCMessage *req,
                               const ProtobufCMessageDescriptor *reply_desc,
                               const cairn_rpc_call_opts *opts,
@@ -151,7 +220,7 @@ static cairn_status call_grpc(cairn_rpc_client *c, const char *method,
       gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_millis(timeout, GPR_TIMESPAN));
   grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
   grpc_slice path = grpc_slice_from_copied_string(method);
-  grpc_call *call = grpc_channel_create_call(c->channel, NULL,
+  grpc_call *call = grpc_channel_create_call(channel, NULL,
                                              GRPC_PROPAGATE_DEFAULTS, cq, path,
                                              NULL, deadline, NULL);
   grpc_slice_unref(path);
@@ -220,6 +289,54 @@ static cairn_status call_grpc(cairn_rpc_client *c, const char *method,
   return st;
 }
 
+/* The channel to the address the resolver gives now (NULL: none). */
+static grpc_channel *resolved(cairn_rpc_client *c) {
+  char *target = c->resolve(c->resolve_user);
+  if (target == NULL)
+    return NULL;
+  pthread_mutex_lock(&c->mu);
+  resolved_channel *r = c->channels;
+  while (r != NULL && strcmp(r->target, target) != 0)
+    r = r->next;
+  if (r == NULL && (r = calloc(1, sizeof *r)) != NULL) {
+    r->target = target;
+    target = NULL;
+    r->channel = open_channel(r->target, c->args);
+    r->next = c->channels;
+    c->channels = r;
+  }
+  pthread_mutex_unlock(&c->mu);
+  free(target);
+  return r ? r->channel : NULL;
+}
+
+/* Calls the current address; while it is unreachable or answers
+ * UNAVAILABLE (a standby, a restart), resolves again and retries for up to
+ * failover_ms. A call that got no answer in time is not retried. */
+static cairn_status call_resolving(cairn_rpc_client *c, const char *method,
+                                   const ProtobufCMessage *req,
+                                   const ProtobufCMessageDescriptor *reply_desc,
+                                   const cairn_rpc_call_opts *opts,
+                                   cairn_arena *arena, ProtobufCMessage **reply,
+                                   cairn_error *err) {
+  int64_t give_up = cairn_rpc_now_ms() + c->failover_ms;
+  for (;;) {
+    grpc_channel *ch = resolved(c);
+    cairn_status st =
+        ch ? call_grpc(ch, method, req, reply_desc, opts, arena, reply, err)
+           : cairn_error_set(err, CAIRN_NOT_READY,
+                             "%s: no address for the service yet (is its "
+                             "leader elected?)", method);
+    bool retry = st == CAIRN_NOT_READY &&
+                 (ch == NULL || (err && strstr(err->message, "status 14:")));
+    if (!retry || cairn_rpc_now_ms() >= give_up)
+      return st;
+    struct timespec ts = {0, 250 * 1000000};
+    nanosleep(&ts, NULL);
+    cairn_error_clear(err);
+  }
+}
+
 cairn_status cairn_rpc_call(cairn_rpc_client *c, const char *method,
                             const ProtobufCMessage *req,
                             const ProtobufCMessageDescriptor *reply_desc,
@@ -229,5 +346,7 @@ cairn_status cairn_rpc_call(cairn_rpc_client *c, const char *method,
   *reply = NULL;
   if (c->service != NULL)
     return call_direct(c, method, req, reply_desc, opts, arena, reply, err);
-  return call_grpc(c, method, req, reply_desc, opts, arena, reply, err);
+  if (c->resolve != NULL)
+    return call_resolving(c, method, req, reply_desc, opts, arena, reply, err);
+  return call_grpc(c->channel, method, req, reply_desc, opts, arena, reply, err);
 }

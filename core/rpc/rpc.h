@@ -93,6 +93,13 @@ cairn_grpc_code cairn_rpc_service_dispatch(const cairn_rpc_service *service,
  * list, or NULL. */
 const ProtobufCMessageDescriptor *
 cairn_rpc_service_input(const cairn_rpc_service *service, const char *path);
+/* The methods of the service's descriptor: how many, and the full path of
+ * method i ("/pkg.Service/Method", owned by the service) when the service
+ * has a handler for it, else NULL. The gRPC server registers the served
+ * paths so that a call arrives together with its request message. */
+size_t cairn_rpc_service_n_methods(const cairn_rpc_service *service);
+const char *cairn_rpc_service_served_path(const cairn_rpc_service *service,
+                                          size_t i);
 
 /* ---- server ---------------------------------------------------------- */
 
@@ -138,6 +145,18 @@ cairn_status cairn_rpc_client_new_grpc(const char *target,
                                        size_t max_message_bytes,
                                        cairn_rpc_client **out,
                                        cairn_error *err);
+/* The current "host:port" of a service (malloc'd), or NULL when unknown. */
+typedef char *(*cairn_rpc_resolve_fn)(void *user);
+/* A gRPC client whose address can change (the active coordinator of a
+ * cluster): each call asks resolve for the address; a call that finds the
+ * service unreachable or UNAVAILABLE is retried on the address resolved
+ * again, for up to failover_ms. */
+cairn_status cairn_rpc_client_new_resolving(cairn_rpc_resolve_fn resolve,
+                                            void *user,
+                                            size_t max_message_bytes,
+                                            int64_t failover_ms,
+                                            cairn_rpc_client **out,
+                                            cairn_error *err);
 /* An in-process client that calls the service's handlers directly. */
 cairn_status cairn_rpc_client_new_direct(const cairn_rpc_service *service,
                                          cairn_rpc_client **out,
