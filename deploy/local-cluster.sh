@@ -4,6 +4,9 @@
 #
 #   deploy/local-cluster.sh start DIR   start everything, state under DIR
 #   deploy/local-cluster.sh stop DIR    stop everything started in DIR
+#   deploy/local-cluster.sh restart DIR NAME   start NAME (e.g. querynode-1,
+#                                       etcd-1) again as it was first started
+#                                       (fault tests; kill it yourself first)
 #
 # start runs: etcd (Debian etcd-server), a Kafka cluster (librdkafka's mock
 # cluster, our tests/helpers/kafka_mock), s3rver (npm, tests/cluster) as the
@@ -24,8 +27,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 
-usage() { echo "usage: $0 start|stop DIR" >&2; exit 2; }
-[[ $# -eq 2 ]] || usage
+usage() { echo "usage: $0 start|stop DIR | restart DIR NAME" >&2; exit 2; }
+[[ $# -eq 2 || ( $# -eq 3 && $1 == restart ) ]] || usage
 cmd=$1
 dir=$(mkdir -p "$2" && cd "$2" && pwd)
 
@@ -55,12 +58,38 @@ wait_http() { # URL SECONDS
   return 1
 }
 
-# spawn NAME CMD...: start in the background, pid file, log file.
+# spawn NAME CMD...: start in the background, pid file, log file (appended
+# to), and the command line in DIR/cmd/NAME.cmd for `restart`.
 spawn() {
   local name=$1
   shift
-  setsid "$@" </dev/null >"$dir/logs/$name.log" 2>&1 &
+  mkdir -p "$dir/cmd"
+  printf '%q ' "$@" >"$dir/cmd/$name.cmd"
+  setsid "$@" </dev/null >>"$dir/logs/$name.log" 2>&1 &
   echo $! >"$dir/pids/$name.pid"
+}
+
+# restart NAME: spawn it again from its recorded command line and wait
+# until it serves.
+restart_one() {
+  local name=$1 lines=0
+  [[ -f "$dir/cmd/$name.cmd" ]] || { echo "local-cluster: no process $name in $dir" >&2; exit 1; }
+  [[ -f "$dir/logs/$name.log" ]] && lines=$(wc -l <"$dir/logs/$name.log")
+  eval "spawn $name $(cat "$dir/cmd/$name.cmd")"
+  case "$name" in
+    etcd-*) wait_http "http://$(cat "$dir/etcd.endpoint")/health" 30 ;;
+    s3rver-*) wait_http "http://$(cat "$dir/s3.endpoint")/" 30 ;;
+    kafka-*) echo "local-cluster: the kafka mock keeps its log in memory; it cannot be restarted" >&2; exit 1 ;;
+    *)
+      local pid i
+      pid=$(cat "$dir/pids/$name.pid")
+      for ((i = 0; i < 600; i++)); do
+        tail -n +"$((lines + 1))" "$dir/logs/$name.log" | grep -q '^cairn listening' && return 0
+        kill -0 "$pid" 2>/dev/null || { echo "local-cluster: $name exited" >&2; exit 1; }
+        sleep 0.1
+      done
+      echo "local-cluster: $name did not start" >&2; exit 1 ;;
+  esac
 }
 
 stop_all() {
@@ -156,5 +185,6 @@ start() {
 case "$cmd" in
   start) start ;;
   stop) stop_all ;;
+  restart) restart_one "$3" ;;
   *) usage ;;
 esac

@@ -242,8 +242,54 @@ export function newClient(address, config = {}) {
   return new MilvusClient({ address, logLevel: 'error', ...config });
 }
 
+/**
+ * Cluster mode (tests/cluster/run-sdk.mjs): with CAIRN_TEST_PROXY=HOST:PORT
+ * (and CAIRN_TEST_PROXY_HTTP=HOST:PORT) the test files talk to a proxy of a
+ * running cluster instead of starting a standalone server. Each test file
+ * gets a database of its own (created here; every client of the file uses
+ * it), so test files running at once against the same cluster never see
+ * each other's collections. Files that kill or restart the server do not
+ * run in this mode (the cluster has its own fault tests).
+ */
+export const CLUSTER_PROXY = process.env.CAIRN_TEST_PROXY || '';
+
+class ClusterProxy {
+  constructor(address, httpAddress, db) {
+    this.proxyAddress = address;
+    this.httpAddress = httpAddress;
+    this.db = db;
+    this.client = newClient(address, { database: db });
+    this.unexpectedExit = null;
+    this.dataDir = '';
+  }
+
+  get address() { return this.proxyAddress; }
+  get httpBase() { return `http://${this.httpAddress}`; }
+  get running() { return true; }
+  newClient(config = {}) { return newClient(this.proxyAddress, { database: this.db, ...config }); }
+  stderrTail() { return '(cluster mode: see the cluster logs)'; }
+  async closeClient() { try { await this.client?.closeConnection(); } catch { /* closed */ } }
+  async cleanup() { await this.closeClient(); }
+  async finish() { await this.cleanup(); }
+  async waitServing() { return true; }
+  notHere() { throw new Error('kill/restart is not available against a cluster proxy'); }
+  async kill9() { this.notHere(); }
+  async restart() { this.notHere(); }
+  async stop() { this.notHere(); }
+}
+
+async function connectCluster() {
+  const db = `t_${process.pid}_${Math.floor(Math.random() * 1e9)}`;
+  const admin = newClient(CLUSTER_PROXY);
+  const r = await admin.createDatabase({ db_name: db });
+  await admin.closeConnection();
+  if (r.error_code !== 'Success') throw new Error(`createDatabase ${db}: ${r.reason}`);
+  return new ClusterProxy(CLUSTER_PROXY, process.env.CAIRN_TEST_PROXY_HTTP || '', db);
+}
+
 /** Starts a fresh server on a new temporary data dir. */
 export async function startServer({ extraArgs = [] } = {}) {
+  if (CLUSTER_PROXY) return connectCluster();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-sdk-'));
   const srv = new Server(dataDir, extraArgs);
   try {
