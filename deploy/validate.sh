@@ -20,7 +20,7 @@
 #      config) and on the chart's standalone cairn.yaml, and answers /healthz.
 #
 # Cairn's configuration keys come from `cairn help config` of a built
-# binary ($CAIRN_BIN, else build-release/ or build/); without one, steps
+# binary ($CAIRN_BIN, else the newer of build-release/ and build/); without one, steps
 # that need it are skipped and say so. Tools: docker-compose, node/npm and
 # unzip (scripts/deps.sh); npm packages from tests/deploy/package-lock.json
 # (npm ci into tests/deploy/node_modules, redone only when the lock file
@@ -70,12 +70,9 @@ export HELM_CACHE_HOME=$tmp/helm/cache HELM_CONFIG_HOME=$tmp/helm/config HELM_DA
 say "tools: $("$helm" version --short), $(docker-compose version --short 2>/dev/null | head -1) (docker-compose), node $(node --version)"
 
 cairn_bin=${CAIRN_BIN:-}
-if [[ -z "$cairn_bin" ]]; then
+if [[ -z "$cairn_bin" ]]; then # the newest of the usual build folders
   for b in build-release/cmd/cairn build/cmd/cairn; do
-    if [[ -x "$b" ]]; then
-      cairn_bin=$b
-      break
-    fi
+    [[ -x "$b" && ( -z "$cairn_bin" || "$b" -nt "$cairn_bin" ) ]] && cairn_bin=$b
   done
 fi
 ref=()

@@ -12,10 +12,10 @@
 //     cairn): its command is a cairn role, its configuration (the image's
 //     cairn.yaml, deploy/cairn.example.yaml, plus environment) holds known
 //     keys with well-typed values (--cairn-ref), cluster roles get etcd +
-//     kafka + s3 and an advertised address, the health check is /healthz on
-//     9091, and every host named in its endpoints (etcd, MinIO, Kafka,
-//     coordinator, advertised address) is a service of the file that it
-//     depends on (its own name for the advertised address);
+//     kafka + s3, an advertised address (when set; unset it is the
+//     container's hostname) names the service itself, the health check is
+//     /healthz on 9091, and every host in its endpoints (etcd, MinIO,
+//     Kafka, coordinator) is a service of the file that it depends on;
 //   - --roles role:N,...: the file runs at least N services of each role.
 //
 // usage: check-compose.js --image-config FILE [--cairn-ref FILE]
@@ -63,23 +63,16 @@ function isCairn(svc) {
   return (svc.build && /deploy\/Dockerfile$/.test(svc.build.dockerfile || "")) || /(^|\/)cairn(:|@|$)/.test(svc.image || "");
 }
 
-// The role and the variables a `sh -c '... exec cairn "$@"' cairn ARGS`
-// wrapper sets; for the plain entrypoint, the command itself.
-function commandOf(svc) {
-  const ep = svc.entrypoint || [];
-  const cmd = (svc.command || []).map(String);
-  if (ep.length >= 3 && /sh$/.test(ep[0]) && ep[1] === "-c") {
-    const script = String(ep[2]);
-    if (!/exec cairn "\$\$@"|exec cairn "\$@"/.test(script)) return { args: null, env: [] };
-    const env = [...script.matchAll(/(?:^|\s)([A-Z_][A-Z0-9_]*)=/g)].map((m) => ({ name: m[1], value: undefined }));
-    return { args: cmd, env };
-  }
-  if (ep.length && !/(^|\/)cairn$/.test(ep[0])) return { args: null, env: [] };
-  return { args: [...ep.slice(1), ...cmd], env: [] };
+// The cairn command line of a service: the image's entrypoint (cairn) and
+// its command, or null when the service runs something else.
+function argsOf(svc) {
+  const ep = (svc.entrypoint || []).map(String);
+  if (ep.length && !/(^|\/)cairn$/.test(ep[0])) return null;
+  return [...ep.slice(1), ...(svc.command || []).map(String)];
 }
 
 function checkCairnService(name, svc, services, ctx, err) {
-  const { args, env: scriptEnv } = commandOf(svc);
+  const args = argsOf(svc);
   if (!args) return err("runs something other than cairn");
   const { role, config, flags } = cairn.parseArgs(args, name);
   let cfg = new Map();
@@ -94,7 +87,7 @@ function checkCairnService(name, svc, services, ctx, err) {
     }
   }
   for (const [k, v] of flags) cfg.set(k, v);
-  const env = [...Object.entries(svc.environment || {}).map(([n, v]) => ({ name: n, value: v === null ? "" : String(v) })), ...scriptEnv];
+  const env = Object.entries(svc.environment || {}).map(([n, v]) => ({ name: n, value: v === null ? "" : String(v) }));
   for (const m of cairn.checkConfig(ctx.ref, cfg, env, role, name)) err(m);
   const eff = cairn.effective(ctx.ref, cfg, env);
   const deps = Object.keys(svc.depends_on || {});
@@ -114,9 +107,10 @@ function checkCairnService(name, svc, services, ctx, err) {
       else if (!deps.includes(h)) err(`${key}: does not depend_on '${h}'`);
     }
   }
-  const adv = env.find((e) => e.name === "CAIRN_NODE_ADVERTISEADDRESS");
-  if (adv && adv.value !== undefined && hostsOf(adv.value, "one")[0] !== name)
-    err(`node.advertiseAddress '${adv.value}' is not this service's own name`);
+  // Unset, it is the container's hostname (resolvable on the compose
+  // network); set, it must name this service.
+  const adv = eff.get("node.advertiseAddress");
+  if (adv && hostsOf(adv, "one")[0] !== name) err(`node.advertiseAddress '${adv}' is not this service's own name`);
   const hc = svc.healthcheck || {};
   if (!(hc.test || []).join(" ").includes("http://127.0.0.1:9091/healthz")) err("health check is not curl http://127.0.0.1:9091/healthz");
   return role;

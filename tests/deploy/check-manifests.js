@@ -196,7 +196,7 @@ function checkCairnContainer(c, volumes, ctx, err) {
     if (!g || g.path !== "/healthz" || (g.port !== "http" && g.port !== want.http)) err(`${where}: ${probe} must be GET /healthz on the http port`);
   }
   if (role !== "standalone" && cairn.ROLES.includes(role) && !env.some((e) => e.name === "CAIRN_NODE_ADVERTISEADDRESS") && !cfg.has("node.advertiseAddress"))
-    err(`${where}: cluster role ${role} sets no node.advertiseAddress (CAIRN_NODE_ADVERTISEADDRESS)`);
+    err(`${where}: cluster role ${role} sets no node.advertiseAddress (a pod's hostname does not resolve; use $(POD_IP):19530)`);
 }
 
 function checkRelease(file, docs, ctx) {
