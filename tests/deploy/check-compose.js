@@ -74,7 +74,7 @@ function argsOf(svc) {
 function checkCairnService(name, svc, services, ctx, err) {
   const args = argsOf(svc);
   if (!args) return err("runs something other than cairn");
-  const { role, config, flags } = cairn.parseArgs(args, name);
+  const { role, config, flags } = cairn.parseArgs(args, "command");
   let cfg = new Map();
   if (config !== "/etc/cairn/cairn.yaml") err(`--config ${config}: the image's file is /etc/cairn/cairn.yaml`);
   else {
@@ -88,7 +88,7 @@ function checkCairnService(name, svc, services, ctx, err) {
   }
   for (const [k, v] of flags) cfg.set(k, v);
   const env = Object.entries(svc.environment || {}).map(([n, v]) => ({ name: n, value: v === null ? "" : String(v) }));
-  for (const m of cairn.checkConfig(ctx.ref, cfg, env, role, name)) err(m);
+  for (const m of cairn.checkConfig(ctx.ref, cfg, env, role, "config + environment")) err(m);
   const eff = cairn.effective(ctx.ref, cfg, env);
   const deps = Object.keys(svc.depends_on || {});
   for (const [key, how] of Object.entries(ENDPOINT_KEYS)) {

@@ -20,7 +20,8 @@
 //                            [--no-configure] [--expect]
 // --dockerfile: check FILE instead of DIR/deploy/Dockerfile (COPY sources
 // still relative to DIR). --expect: self-test as in check-manifests.js
-// (`# expect: TEXT` lines in the Dockerfile).
+// (`# expect: TEXT` lines in the Dockerfile; `# expect-with-binary: TEXT`
+// only with --binary).
 "use strict";
 const fs = require("fs");
 const os = require("os");
@@ -214,7 +215,8 @@ function main() {
   } else notes.push("no apt lists on this machine: package names not looked up");
 
   if (opt.expect) {
-    const wanted = [...text.matchAll(/^# expect: (.+)$/gm)].map((m) => m[1].trim());
+    const tag = opt.binary ? "expect(?:-with-binary)?" : "expect";
+    const wanted = [...text.matchAll(new RegExp(`^# ${tag}: (.+)$`, "gm"))].map((m) => m[1].trim());
     const missing = wanted.filter((w) => !errors.some((e) => e.includes(w)));
     if (!wanted.length || missing.length) {
       console.log(`FAIL ${label}: the checker missed: ${missing.join(" | ") || "(no # expect lines)"}`);
