@@ -72,7 +72,9 @@ test('the SDK write/read suite passes against both proxies at once', async () =>
     const summary = /# pass (\d+)[\s\S]*# fail (\d+)/.exec(r.out);
     console.log(`proxy ${proxies[i]}: pass=${summary?.[1]} fail=${summary?.[2]}`);
     if (!summary) console.log(r.out.slice(-3000));
-    assert.equal(r.code, 0, `suite against ${proxies[i]} failed:\n${r.out.slice(-6000)}`);
+    const failures = r.out.split(/\n(?=\s*# Subtest|\s*ok |\s*not ok )/)
+      .filter(b => /^\s*not ok /.test(b)).map(b => b.slice(0, 3000)).join('\n');
+    assert.equal(r.code, 0, `suite against ${proxies[i]} failed:\n${failures || r.out.slice(-6000)}`);
   });
 });
 
@@ -193,10 +195,29 @@ test('fault tests under insert + search load', { timeout: 900000 }, async t => {
   await sleep(1500);
   const report = (fault, ms) => console.log(`cluster fault=${fault} recovery_ms=${ms}`);
 
+  /* A second collection loaded with 2 replicas: one on each querynode. */
+  const rep = 'replicated';
+  assert.equal((await c[0].createCollection({ collection_name: rep, dimension: DIM })).error_code, 'Success');
+  await c[0].releaseCollection({ collection_name: rep });
+  assert.equal((await c[0].insert({ collection_name: rep, data: [1, 2, 3].map(i => ({ id: i, vector: load.row(i).v })) })).status.error_code, 'Success');
+  assert.equal((await c[0].loadCollectionSync({ collection_name: rep, replica_number: 2 })).error_code, 'Success');
+  const repId = (await c[0].describeCollection({ collection_name: rep })).collectionID;
+  const repNodes = [await etcdGet(`cluster/assign/querynode/${repId}/0`), await etcdGet(`cluster/assign/querynode/${repId}/1`)];
+  assert.ok(repNodes[0] && repNodes[1] && repNodes[0] !== repNodes[1], `replicas on ${repNodes}`);
+  const repSearch = async () => {
+    const r = await reader().search({ collection_name: rep, data: [load.row(1).v], limit: 3 });
+    return r.status.error_code === 'Success' && r.results.length === 3;
+  };
+  await until('search on the replicated collection', repSearch, 30000);
+
   await t.test('kill -9 of the querynode holding the collection', async () => {
     const node = await nodeProcess('querynode', await etcdGet(`cluster/assign/querynode/${id}/0`));
     assert.ok(node, 'no querynode assignment');
     kill9(node);
+    /* 2 replicas: the other one answers at once */
+    const t0 = Date.now();
+    for (let i = 0; i < 5; i++) assert.ok(await repSearch(), 'search on the surviving replica failed');
+    report('querynode_with_2_replicas_5_searches', Date.now() - t0);
     report('querynode', await until('search after querynode kill', () => searchWorks(reader(), name, load)));
     await checkAllRows(reader(), name, load);
     sh('restart', DIR, node);
