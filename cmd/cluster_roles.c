@@ -116,18 +116,6 @@ static int session_ttl_s(const cairn_config *cfg) {
   return ms < 1000 ? 1 : (int)(ms / 1000);
 }
 
-static void wait_ms(pthread_mutex_t *mu, pthread_cond_t *cv, int64_t ms) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ts.tv_sec += ms / 1000;
-  ts.tv_nsec += (ms % 1000) * 1000000;
-  if (ts.tv_nsec >= 1000000000) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000;
-  }
-  pthread_cond_timedwait(cv, mu, &ts);
-}
-
 /* ==== coordinator ========================================================= */
 
 struct cluster_coord {
@@ -579,7 +567,7 @@ static void *follower_main(void *arg) {
       follow_indexnode(n, me);
     pthread_mutex_lock(&n->mu);
     if (!n->changed && !n->stopping)
-      wait_ms(&n->mu, &n->cv, FOLLOW_PERIOD_MS);
+      cairn_cluster_wait(&n->cv, &n->mu, FOLLOW_PERIOD_MS);
   }
   pthread_mutex_unlock(&n->mu);
   return NULL;

@@ -317,10 +317,7 @@ static void *assigner_main(void *arg) {
     pthread_mutex_lock(&a->mu);
     if (a->kicked || a->stopping)
       continue;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += PASS_PERIOD_MS / 1000;
-    pthread_cond_timedwait(&a->cv, &a->mu, &ts);
+    cairn_cluster_wait(&a->cv, &a->mu, PASS_PERIOD_MS);
   }
   pthread_mutex_unlock(&a->mu);
   return NULL;

@@ -31,8 +31,7 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Wait on cv until *flag or ms pass; mu held. */
-static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms) {
+void cairn_cluster_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   ts.tv_sec += ms / 1000;
@@ -113,7 +112,7 @@ static void *session_main(void *arg) {
     period = 100;
   pthread_mutex_lock(&s->mu);
   while (!s->stopping) {
-    timed_wait(&s->cv, &s->mu, period);
+    cairn_cluster_wait(&s->cv, &s->mu, period);
     if (s->stopping)
       break;
     int64_t lease = s->lease;
@@ -391,7 +390,7 @@ static void *view_main(void *arg) {
     if (st == CAIRN_OK)
       v->resync = false;
     else
-      timed_wait(&v->cv, &v->mu, RESYNC_PAUSE_MS);
+      cairn_cluster_wait(&v->cv, &v->mu, RESYNC_PAUSE_MS);
   }
   pthread_mutex_unlock(&v->mu);
   return NULL;

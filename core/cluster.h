@@ -31,6 +31,7 @@
 #ifndef CAIRN_CLUSTER_H
 #define CAIRN_CLUSTER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +44,10 @@
 #define CAIRN_CLUSTER_ASSIGN_DN_PREFIX "cluster/assign/datanode/"
 #define CAIRN_CLUSTER_ASSIGN_QN_PREFIX "cluster/assign/querynode/"
 #define CAIRN_CLUSTER_EVENT_PREFIX "cluster/event/"
+
+/* The background loops of cluster processes wait with this: on cv (mu
+ * held) until signalled or ms pass. */
+void cairn_cluster_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms);
 
 /* ---- sessions ----------------------------------------------------------- */
 
