@@ -82,6 +82,24 @@ static cairn_status make_dirs(const char *path, cairn_error *err) {
   return CAIRN_OK;
 }
 
+/* Milvus's mq.type, when set, chooses the log backend. */
+static cairn_status apply_mq_type(cairn_config *cfg, cairn_error *err) {
+  const char *type = cairn_config_string(cfg, "mq.type");
+  if (type[0] == '\0')
+    return CAIRN_OK;
+  if (strcmp(type, "kafka") == 0)
+    return cairn_config_set(cfg, "mq.backend", "kafka", CAIRN_CONFIG_SRC_OVERRIDE,
+                            "mq.type", err);
+  if (strcmp(type, "rocksmq") == 0 || strcmp(type, "natsmq") == 0 ||
+      strcmp(type, "woodpecker") == 0 || strcmp(type, "default") == 0)
+    return cairn_config_set(cfg, "mq.backend", "embedded",
+                            CAIRN_CONFIG_SRC_OVERRIDE, "mq.type", err);
+  return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
+                         "mq.type '%s' is not supported: use kafka, or "
+                         "rocksmq/default for the embedded log",
+                         type);
+}
+
 static cairn_status load_config(role_state *s, int argc, char **argv,
                                 cairn_error *err) {
   cairn_status st = cairn_config_new(&s->cfg, err);
@@ -106,6 +124,8 @@ static cairn_status load_config(role_state *s, int argc, char **argv,
     st = cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
                          "auth.enabled is not supported by this build yet; "
                          "run without it");
+  if (st == CAIRN_OK)
+    st = apply_mq_type(s->cfg, err);
   cairn_log_level level;
   if (st == CAIRN_OK &&
       cairn_log_parse_level(cairn_config_string(s->cfg, "log.level"), &level) == 0)

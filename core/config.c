@@ -88,6 +88,19 @@ static const cairn_config_def defs[] = {
     {"minio.useSSL", B, "false", 0, 0, "Use HTTPS to reach the S3 endpoint"},
     {"minio.bucketName", S, "a-bucket", 0, 0, "Bucket holding Cairn's objects"},
     {"minio.rootPath", S, "files", 0, 0, "Prefix of every object Cairn writes"},
+    {"minio.port", I, "0", 0, 65535,
+     "Port of the S3/MinIO endpoint when minio.address names none (Milvus "
+     "keeps them apart); 0 = the address's own"},
+    {"minio.region", S, "", 0, 0,
+     "S3 region for request signing (empty = AWS_REGION, else us-east-1)"},
+    {"mq.type", S, "", 0, 0,
+     "Milvus's name for the log backend: kafka, or rocksmq / natsmq / "
+     "woodpecker / default for the embedded one; overrides mq.backend when set "
+     "(pulsar is refused)"},
+    {"common.gracefulTime", I, "5000", 0, 86400000,
+     "Milvus's staleness bound of Bounded reads, in ms. Cairn serves Bounded "
+     "reads like Strong ones, which meets any bound; accepted so milvus.yaml "
+     "files load"},
     {"kafka.brokerList", S, "", 0, 0,
      "Kafka bootstrap servers host:port,... with optional ?property=value&... "
      "(log backend kafka; docs/mq-kafka.md)"},
@@ -115,6 +128,9 @@ static const struct {
     {"MINIO_USE_SSL", "minio.useSSL"},
     {"MINIO_BUCKET_NAME", "minio.bucketName"},
     {"MINIO_ROOT_PATH", "minio.rootPath"},
+    {"MINIO_PORT", "minio.port"},
+    {"MINIO_REGION", "minio.region"},
+    {"MQ_TYPE", "mq.type"},
 };
 
 typedef struct entry {

@@ -1937,6 +1937,11 @@ cairn_status cairn_objstore_s3_location_from_config(const cairn_config *cfg,
   sb_str(&b, addr);
   while (b.len > 0 && b.p[b.len - 1] == '/')
     b.p[--b.len] = '\0';
+  /* Milvus keeps minio.port apart from minio.address. */
+  const char *host = strstr(addr, "://") ? strstr(addr, "://") + 3 : addr;
+  int64_t port = cairn_config_int(cfg, "minio.port");
+  if (port > 0 && strchr(host, ':') == NULL)
+    sb_printf(&b, ":%lld", (long long)port);
   sb_printf(&b, "/%s", bucket);
   while (*root == '/')
     root++;
@@ -1944,11 +1949,18 @@ cairn_status cairn_objstore_s3_location_from_config(const cairn_config *cfg,
     sb_printf(&b, "/%s", root);
   const char *ak = cairn_config_string(cfg, "minio.accessKeyID");
   const char *sk = cairn_config_string(cfg, "minio.secretAccessKey");
+  const char *region = cairn_config_string(cfg, "minio.region");
+  char sep = '?';
   if (ak[0]) {
     sb_str(&b, "?access_key=");
     sb_encoded(&b, ak, false);
     sb_str(&b, "&secret_key=");
     sb_encoded(&b, sk, false);
+    sep = '&';
+  }
+  if (region[0]) {
+    sb_printf(&b, "%cregion=", sep);
+    sb_encoded(&b, region, false);
   }
   if (b.oom) {
     sb_free(&b);

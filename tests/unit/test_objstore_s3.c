@@ -512,6 +512,18 @@ static void test_locations(void **state) {
   OK(cairn_objstore_open("s3", loc, &s, E));
   cairn_objstore_close(s);
   free(loc);
+  /* Milvus's split address/port, and a region */
+  OK(cairn_config_set(cfg, "minio.address", "minio", CAIRN_CONFIG_SRC_OVERRIDE,
+                      "test", E));
+  OK(cairn_config_set(cfg, "minio.port", "9010", CAIRN_CONFIG_SRC_OVERRIDE,
+                      "test", E));
+  OK(cairn_config_set(cfg, "minio.region", "eu-west-1",
+                      CAIRN_CONFIG_SRC_OVERRIDE, "test", E));
+  OK(cairn_config_set(cfg, "minio.accessKeyID", "", CAIRN_CONFIG_SRC_OVERRIDE,
+                      "test", E));
+  OK(cairn_objstore_s3_location_from_config(cfg, &loc, E));
+  assert_string_equal(loc, "https://minio:9010/a-bucket/x/y?region=eu-west-1");
+  free(loc);
   cairn_config_free(cfg);
 }
 
