@@ -8,3 +8,10 @@ if(TARGET cairn_querynode)
     LIBS cairn_querynode cairn_rpc cairn_proto cairn_core cairn_index cairn_expr)
   set_tests_properties(test_cluster PROPERTIES LABELS "unit;valgrind")
 endif()
+# The coordinator's assignment loop (coordinator/coord_assign.c).
+if(TARGET cairn_coordinator)
+  cairn_unit_test(test_coord_assign
+    SOURCES test_coord_assign.c
+    LIBS cairn_coordinator cairn_rpc cairn_proto cairn_core)
+  set_tests_properties(test_coord_assign PROPERTIES LABELS "unit;valgrind")
+endif()
