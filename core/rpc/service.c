@@ -90,6 +90,17 @@ cairn_rpc_service_input(const cairn_rpc_service *s, const char *path) {
   return e != NULL ? e->desc->input : NULL;
 }
 
+size_t cairn_rpc_service_n_methods(const cairn_rpc_service *s) {
+  return s->n_methods;
+}
+
+const char *cairn_rpc_service_served_path(const cairn_rpc_service *s,
+                                          size_t i) {
+  if (i >= s->n_methods || s->methods[i].handler == NULL)
+    return NULL;
+  return s->methods[i].path;
+}
+
 cairn_grpc_code cairn_rpc_service_dispatch(const cairn_rpc_service *s,
                                            cairn_rpc_ctx *ctx,
                                            const ProtobufCMessage *req,
