@@ -1,7 +1,8 @@
 /*
  * load_gen.c — server benchmarks of `cairn standalone` (issue 5: write and
- * read path in standalone), measured over the Milvus gRPC protocol with
- * Cairn's own gRPC client (core/rpc: the gRPC C core, no SDK in the way).
+ * read path in standalone), measured over the Milvus gRPC protocol on the
+ * gRPC C core with Cairn's protobuf-c messages (the calls core/rpc/client.c
+ * makes, no SDK in the way), one TCP connection per client thread.
  *
  * The program starts the server itself (`cairn standalone --port 0
  * --http-port 0 --data-dir DIR`, bound to 127.0.0.1 only), reads its
@@ -50,6 +51,12 @@
  * every reply lives in the arena passed to the call and dies with it.
  */
 #include <dirent.h>
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -544,27 +551,135 @@ static void rm_rf(const char *path) {
 typedef Milvus__Proto__Common__Status pb_status;
 typedef Milvus__Proto__Common__KeyValuePair pb_kv;
 
-static cairn_rpc_client *client_new(const char *target) {
-  cairn_rpc_client *c = NULL;
-  cairn_error err = {0};
-  if (cairn_rpc_client_new_grpc(target, MAX_MSG, &c, &err) != CAIRN_OK)
-    die("gRPC client for %s: %s", target, err.message);
+/* A client: one gRPC channel with its OWN TCP connection, and the
+ * completion queue its calls wait on. gRPC core shares one connection
+ * between channels of equal target and arguments (its global subchannel
+ * pool), so N client threads on cairn_rpc_client_new_grpc channels would
+ * multiplex over ONE HTTP/2 connection: not N clients, and a thread would
+ * often be woken to hand another thread's reply over. A local subchannel
+ * pool per channel gives each client its connection. Calls are made by one
+ * thread at a time (each client thread owns its client). */
+typedef struct lg_client {
+  grpc_channel *channel;
+  grpc_completion_queue *cq; /* pluck queue reused by every call */
+} lg_client;
+
+static lg_client *client_new(const char *target) {
+  lg_client *c = xcalloc(1, sizeof *c);
+  grpc_init();
+  grpc_arg args[3];
+  memset(args, 0, sizeof args);
+  args[0].type = GRPC_ARG_INTEGER;
+  args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+  args[0].value.integer = (int)MAX_MSG;
+  args[1].type = GRPC_ARG_INTEGER;
+  args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+  args[1].value.integer = (int)MAX_MSG;
+  args[2].type = GRPC_ARG_INTEGER;
+  args[2].key = GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
+  args[2].value.integer = 1;
+  grpc_channel_args channel_args = {.num_args = 3, .args = args};
+  grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+  c->channel = grpc_channel_create(target, creds, &channel_args);
+  grpc_channel_credentials_release(creds);
+  c->cq = grpc_completion_queue_create_for_pluck(NULL);
+  if (c->channel == NULL || c->cq == NULL)
+    die("gRPC client for %s: cannot create a channel", target);
   return c;
+}
+
+static void client_free(lg_client *c) {
+  if (c == NULL)
+    return;
+  grpc_completion_queue_shutdown(c->cq);
+  grpc_completion_queue_destroy(c->cq);
+  grpc_channel_destroy(c->channel);
+  free(c);
+  grpc_shutdown();
+}
+
+/* One unary call on the gRPC C core (as core/rpc/client.c does it: one
+ * batch, then wait); the reply is unpacked into arena. false with a message
+ * in why on a transport failure or a non-OK gRPC status. */
+static bool rpc_call(lg_client *c, const char *method, const ProtobufCMessage *req,
+                     const ProtobufCMessageDescriptor *reply_desc, cairn_arena *arena,
+                     ProtobufCMessage **reply, int64_t timeout_ms, char *why,
+                     size_t why_cap) {
+  gpr_timespec deadline = gpr_time_add(
+      gpr_now(GPR_CLOCK_REALTIME),
+      gpr_time_from_millis(timeout_ms > 0 ? timeout_ms : 30000, GPR_TIMESPAN));
+  grpc_slice path = grpc_slice_from_static_string(method);
+  grpc_call *call = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS,
+                                             c->cq, path, NULL, deadline, NULL);
+  size_t n = protobuf_c_message_get_packed_size(req);
+  grpc_slice slice = grpc_slice_malloc(n);
+  protobuf_c_message_pack(req, GRPC_SLICE_START_PTR(slice));
+  grpc_byte_buffer *out = grpc_raw_byte_buffer_create(&slice, 1);
+  grpc_slice_unref(slice);
+  grpc_byte_buffer *in = NULL;
+  grpc_metadata_array initial, trailing;
+  grpc_metadata_array_init(&initial);
+  grpc_metadata_array_init(&trailing);
+  grpc_status_code status = GRPC_STATUS_UNKNOWN;
+  grpc_slice details = grpc_empty_slice();
+  grpc_op ops[6];
+  memset(ops, 0, sizeof ops);
+  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[1].op = GRPC_OP_SEND_MESSAGE;
+  ops[1].data.send_message.send_message = out;
+  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+  ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
+  ops[4].op = GRPC_OP_RECV_MESSAGE;
+  ops[4].data.recv_message.recv_message = &in;
+  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  ops[5].data.recv_status_on_client.status = &status;
+  ops[5].data.recv_status_on_client.status_details = &details;
+  ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
+  bool ok = false;
+  if (grpc_call_start_batch(call, ops, 6, call, NULL) != GRPC_CALL_OK) {
+    snprintf(why, why_cap, "%s: transport: cannot start the call", method);
+  } else {
+    grpc_completion_queue_pluck(c->cq, call, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (status != GRPC_STATUS_OK) {
+      char *text = grpc_slice_to_c_string(details);
+      snprintf(why, why_cap, "%s: transport: gRPC status %d: %s", method, (int)status, text);
+      gpr_free(text);
+    } else if (in == NULL) {
+      snprintf(why, why_cap, "%s: transport: no reply message", method);
+    } else {
+      grpc_byte_buffer_reader reader;
+      if (grpc_byte_buffer_reader_init(&reader, in)) {
+        grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
+        grpc_byte_buffer_reader_destroy(&reader);
+        *reply = protobuf_c_message_unpack(reply_desc, cairn_arena_protobuf(arena),
+                                           GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
+        grpc_slice_unref(all);
+      }
+      ok = *reply != NULL;
+      if (!ok)
+        snprintf(why, why_cap, "%s: transport: malformed reply", method);
+    }
+  }
+  grpc_byte_buffer_destroy(out);
+  if (in != NULL)
+    grpc_byte_buffer_destroy(in);
+  grpc_metadata_array_destroy(&initial);
+  grpc_metadata_array_destroy(&trailing);
+  grpc_slice_unref(details);
+  grpc_call_unref(call);
+  return ok;
 }
 
 /* One unary call; false (with a message in why) on a transport error or a
  * non-success Status. status_of picks the Status out of the reply. */
-static bool call(cairn_rpc_client *c, const char *method, const ProtobufCMessage *req,
+static bool call(lg_client *c, const char *method, const ProtobufCMessage *req,
                  const ProtobufCMessageDescriptor *reply_desc, cairn_arena *arena,
                  ProtobufCMessage **reply, int64_t timeout_ms, char *why,
                  size_t why_cap) {
-  cairn_error err = {0};
-  cairn_rpc_call_opts co = {.timeout_ms = timeout_ms};
   *reply = NULL;
-  if (cairn_rpc_call(c, method, req, reply_desc, &co, arena, reply, &err) != CAIRN_OK) {
-    snprintf(why, why_cap, "%s: transport: %s", method, err.message);
+  if (!rpc_call(c, method, req, reply_desc, arena, reply, timeout_ms, why, why_cap))
     return false;
-  }
   const pb_status *st = NULL;
   if (reply_desc == &milvus__proto__common__status__descriptor)
     st = (const pb_status *)*reply;
@@ -584,7 +699,7 @@ static bool call(cairn_rpc_client *c, const char *method, const ProtobufCMessage
 }
 
 /* call() or die. The reply lives in arena. */
-static ProtobufCMessage *must_call(cairn_rpc_client *c, const char *method,
+static ProtobufCMessage *must_call(lg_client *c, const char *method,
                                    const ProtobufCMessage *req,
                                    const ProtobufCMessageDescriptor *reply_desc,
                                    cairn_arena *arena, int64_t timeout_ms) {
@@ -602,7 +717,7 @@ static cairn_arena *arena_new(void) {
   return a;
 }
 
-static void drop_collection(cairn_rpc_client *c, const char *name) {
+static void drop_collection(lg_client *c, const char *name) {
   Milvus__Proto__Milvus__DropCollectionRequest req =
       MILVUS__PROTO__MILVUS__DROP_COLLECTION_REQUEST__INIT;
   req.collection_name = (char *)name;
@@ -616,7 +731,7 @@ static void drop_collection(cairn_rpc_client *c, const char *name) {
 
 /* Schema: pk Int64 (100), vec FloatVector dim (101), optional title
  * VarChar(64) (102). Consistency Bounded, like the SDKs' default. */
-static void create_collection(cairn_rpc_client *c, const char *name, int dim,
+static void create_collection(lg_client *c, const char *name, int dim,
                               bool varchar) {
   Milvus__Proto__Schema__FieldSchema f[3], *fp[3];
   pb_kv dim_kv = MILVUS__PROTO__COMMON__KEY_VALUE_PAIR__INIT, *dim_kvp = &dim_kv;
@@ -665,7 +780,7 @@ static void create_collection(cairn_rpc_client *c, const char *name, int dim,
   free(buf);
 }
 
-static void flush_collection(cairn_rpc_client *c, const char *name) {
+static void flush_collection(lg_client *c, const char *name) {
   Milvus__Proto__Milvus__FlushRequest req = MILVUS__PROTO__MILVUS__FLUSH_REQUEST__INIT;
   char *names[1] = {(char *)name};
   req.n_collection_names = 1;
@@ -676,7 +791,7 @@ static void flush_collection(cairn_rpc_client *c, const char *name) {
   cairn_arena_free(a);
 }
 
-static void create_index(cairn_rpc_client *c, const char *name, const char *type,
+static void create_index(lg_client *c, const char *name, const char *type,
                          const char *metric, const char *params_json) {
   pb_kv kv[3], *kvp[3];
   const char *keys[3] = {"index_type", "metric_type", "params"};
@@ -701,7 +816,7 @@ static void create_index(cairn_rpc_client *c, const char *name, const char *type
 
 /* Polls DescribeIndex until indexed_rows == total_rows > 0 (or the state
  * says Failed); returns the indexed rows. */
-static int64_t wait_index(cairn_rpc_client *c, const char *name, double timeout_s) {
+static int64_t wait_index(lg_client *c, const char *name, double timeout_s) {
   Milvus__Proto__Milvus__DescribeIndexRequest req =
       MILVUS__PROTO__MILVUS__DESCRIBE_INDEX_REQUEST__INIT;
   req.collection_name = (char *)name;
@@ -733,7 +848,7 @@ static int64_t wait_index(cairn_rpc_client *c, const char *name, double timeout_
   }
 }
 
-static void load_collection(cairn_rpc_client *c, const char *name, double timeout_s) {
+static void load_collection(lg_client *c, const char *name, double timeout_s) {
   Milvus__Proto__Milvus__LoadCollectionRequest req =
       MILVUS__PROTO__MILVUS__LOAD_COLLECTION_REQUEST__INIT;
   req.collection_name = (char *)name;
@@ -763,7 +878,7 @@ static void load_collection(cairn_rpc_client *c, const char *name, double timeou
 }
 
 /* count(*) with Strong consistency; -1 (and why) when the call fails. */
-static int64_t count_rows(cairn_rpc_client *c, const char *name, char *why, size_t cap) {
+static int64_t count_rows(lg_client *c, const char *name, char *why, size_t cap) {
   Milvus__Proto__Milvus__QueryRequest req = MILVUS__PROTO__MILVUS__QUERY_REQUEST__INIT;
   char *out[1] = {"count(*)"};
   req.collection_name = (char *)name;
@@ -792,7 +907,7 @@ static int64_t count_rows(cairn_rpc_client *c, const char *name, char *why, size
 
 /* One search of one query; ids[TOPK] receive the hits (-1 padded).
  * Returns false with why on failure. */
-static bool search_one(cairn_rpc_client *c, const char *name, const char *metric,
+static bool search_one(lg_client *c, const char *name, const char *metric,
                        const float *q, int dim, int ef, int64_t *ids, char *why,
                        size_t cap) {
   char ef_json[48];
@@ -943,7 +1058,7 @@ static void ins_req_fill(ins_req *r, int64_t pk, size_t n, int dim, float *vecs)
 
 static void *ins_main(void *arg) {
   ins_job *j = arg;
-  cairn_rpc_client *c = client_new(j->target);
+  lg_client *c = client_new(j->target);
   ins_req *r = xcalloc(1, sizeof *r);
   ins_req_init(r, j->coll, j->dim, j->varchar);
   float *pool = NULL;
@@ -974,7 +1089,7 @@ static void *ins_main(void *arg) {
   }
   free(pool);
   free(r);
-  cairn_rpc_client_free(c);
+  client_free(c);
   return NULL;
 }
 
@@ -1018,7 +1133,7 @@ static void phase_insert(const opts *o) {
   double listen_s;
   server_start(o, dir, log_path, &s, &listen_s);
   note("insert: server pid %d on %s (%.2f s to listen)", (int)s.pid, s.target, listen_s);
-  cairn_rpc_client *c = client_new(s.target);
+  lg_client *c = client_new(s.target);
   for (int d = 0; d < o->n_ins_dims; d++) {
     for (int k = 0; k < o->n_ins_clients; k++) {
       int dim = o->ins_dims[d], clients = o->ins_clients[k];
@@ -1039,7 +1154,7 @@ static void phase_insert(const opts *o) {
       drop_collection(c, coll);
     }
   }
-  cairn_rpc_client_free(c);
+  client_free(c);
   figure_put("insert_server_rss_mb", "", (double)rss_bytes(s.pid) / 1e6);
   server_stop(&s);
   rm_rf(dir);
@@ -1180,7 +1295,7 @@ static void *run_main(void *arg) {
   run_job *j = arg;
   const run_spec *sp = j->spec;
   const dataset *ds = sp->ds;
-  cairn_rpc_client *c = sp->ix ? NULL : client_new(sp->target);
+  lg_client *c = sp->ix ? NULL : client_new(sp->target);
   cairn_search_params params = {.ef = sp->ef};
   float scores[TOPK];
   for (size_t i = j->begin; i < j->end && !j->failed; i++) {
@@ -1200,7 +1315,7 @@ static void *run_main(void *arg) {
     }
     j->lat[i] = now_s() - t0;
   }
-  cairn_rpc_client_free(c);
+  client_free(c);
   return NULL;
 }
 
@@ -1313,7 +1428,7 @@ static int pick_ef(const opts *o, const dataset *ds, const cairn_index *ix) {
 /* Server side of the search phase: insert, flush, index, load. */
 static void server_prepare_search(const opts *o, const dataset *ds, const server *s) {
   const char *coll = "load_glove";
-  cairn_rpc_client *c = client_new(s->target);
+  lg_client *c = client_new(s->target);
   create_collection(c, coll, ds->dim, false);
   double t0 = now_s();
   double ins = insert_rows(s->target, coll, ds->dim, false, ds->n_base, 2, ds->base, 0);
@@ -1332,7 +1447,7 @@ static void server_prepare_search(const opts *o, const dataset *ds, const server
   figure_put("search_server_index_build_s", "", t2 - t1);
   load_collection(c, coll, 600);
   note("search: loaded in %.2f s", now_s() - t2);
-  cairn_rpc_client_free(c);
+  client_free(c);
 }
 
 static int cmp_qps(const void *a, const void *b) {
@@ -1417,7 +1532,7 @@ static void phase_search(const opts *o) {
 /* ---- phase 3: recovery and memory ---------------------------------------------------- */
 
 /* Polls count(*) until it equals want; returns the seconds since t0. */
-static double wait_count(cairn_rpc_client *c, const char *coll, int64_t want, double t0,
+static double wait_count(lg_client *c, const char *coll, int64_t want, double t0,
                          double timeout_s) {
   char why[1024] = "";
   int64_t last = -2;
@@ -1435,7 +1550,7 @@ static double wait_count(cairn_rpc_client *c, const char *coll, int64_t want, do
 
 static void recovery_load(const opts *o, const server *s, const char *coll,
                           int64_t flushed) {
-  cairn_rpc_client *c = client_new(s->target);
+  lg_client *c = client_new(s->target);
   create_collection(c, coll, o->r_dim, false);
   double t0 = now_s();
   double w = insert_rows(s->target, coll, o->r_dim, false, flushed, 2, NULL, o->seed);
@@ -1449,7 +1564,7 @@ static void recovery_load(const opts *o, const server *s, const char *coll,
   create_index(c, coll, "HNSW", "L2", params);
   wait_index(c, coll, 3600);
   note("recovery: HNSW on %" PRId64 " sealed rows in %.1f s", flushed, now_s() - t1);
-  cairn_rpc_client_free(c);
+  client_free(c);
 }
 
 /* Inserts rows [flushed, rows) (left in the log), loads, checks count(*). */
@@ -1463,10 +1578,10 @@ static void recovery_growing(const opts *o, const server *s, const char *coll,
     die("insert into %s: %s", coll, j.why);
   note("recovery: %" PRId64 " more rows (growing) in %.1f s", o->r_rows - flushed,
        now_s() - t0);
-  cairn_rpc_client *c = client_new(s->target);
+  lg_client *c = client_new(s->target);
   load_collection(c, coll, 600);
   wait_count(c, coll, o->r_rows, now_s(), 120);
-  cairn_rpc_client_free(c);
+  client_free(c);
 }
 
 static void recovery_memory(const opts *o, const server *s, const char *dir, const char *tag) {
@@ -1499,7 +1614,7 @@ static void recovery_restart(const opts *o, server *s, const char *dir, const ch
   double listen_s;
   server_start(o, dir, log_path, s, &listen_s);
   double t_listen = now_s() - t0;
-  cairn_rpc_client *c = client_new(s->target);
+  lg_client *c = client_new(s->target);
   double t_count = wait_count(c, coll, o->r_rows, t0, 600);
   float *q = xcalloc((size_t)o->r_dim, sizeof(float));
   uint64_t seed = o->seed | 1;
@@ -1515,7 +1630,7 @@ static void recovery_restart(const opts *o, server *s, const char *dir, const ch
   }
   double t_search = now_s() - t0;
   free(q);
-  cairn_rpc_client_free(c);
+  client_free(c);
   char labels[96];
   snprintf(labels, sizeof labels, "rows=%" PRId64 " dim=%d", o->r_rows, o->r_dim);
   note("recovery: kill -9 -> listening %.2f s, -> count(*) == %" PRId64 " %.2f s, "
