@@ -248,7 +248,8 @@ static cairn_status op_flush(void *ctx, int64_t id, int64_t **segs, size_t *n,
     if (*segs == NULL) {
       st = cairn_error_set(err, CAIRN_NOMEM, NULL);
     } else {
-      memcpy(*segs, r->segment_ids, r->n_segment_ids * sizeof **segs);
+      if (r->n_segment_ids > 0)
+        memcpy(*segs, r->segment_ids, r->n_segment_ids * sizeof **segs);
       *n = r->n_segment_ids;
     }
   }

@@ -126,7 +126,8 @@ struct cluster_coord {
   cairn_cluster_view *view;
   cairn_session *session;
   cairn_coord *coord;
-  _Atomic(cairn_coord_assigner *) assigner;
+  pthread_mutex_t mu; /* guards assigner against the view's kicks */
+  cairn_coord_assigner *assigner;
   volatile bool stopping;
   pthread_t campaign;
   bool campaign_started;
@@ -147,7 +148,9 @@ static cairn_grpc_code gate_call(cairn_rpc_ctx *ctx, const ProtobufCMessage *req
 
 static void coord_view_changed(void *user) {
   cluster_coord *c = user;
-  cairn_coord_assign_kick(atomic_load(&c->assigner));
+  pthread_mutex_lock(&c->mu);
+  cairn_coord_assign_kick(c->assigner);
+  pthread_mutex_unlock(&c->mu);
 }
 
 static void coord_lost(void *user) {
@@ -171,6 +174,7 @@ cairn_status cluster_coord_open(const cairn_config *cfg, cairn_meta *meta,
   }
   c->cfg = cfg;
   c->meta = meta;
+  pthread_mutex_init(&c->mu, NULL);
   for (unsigned i = 0; i < d->n_methods; i++)
     methods[i] = (cairn_rpc_method){d->methods[i].name, gate_call};
   cairn_status st = cairn_rpc_service_new(d, methods, c, &c->gate, err);
@@ -206,8 +210,11 @@ static cairn_status take_office(cluster_coord *c, cairn_error *err) {
   cairn_coord_assigner *a = NULL;
   st = cairn_coord_assign_start(c->coord, c->view, leader, &a, err);
   free(leader);
-  if (st == CAIRN_OK)
-    atomic_store(&c->assigner, a);
+  if (st == CAIRN_OK) {
+    pthread_mutex_lock(&c->mu);
+    c->assigner = a;
+    pthread_mutex_unlock(&c->mu);
+  }
   return st;
 }
 
@@ -243,12 +250,17 @@ void cluster_coord_close(cluster_coord *c) {
   c->stopping = true;
   if (c->campaign_started)
     pthread_join(c->campaign, NULL);
-  cairn_coord_assign_stop(atomic_load(&c->assigner));
+  pthread_mutex_lock(&c->mu);
+  cairn_coord_assigner *a = c->assigner;
+  c->assigner = NULL; /* no kick reaches it once it is stopped */
+  pthread_mutex_unlock(&c->mu);
+  cairn_coord_assign_stop(a);
   atomic_store(&c->active, NULL);
   cairn_session_close(c->session); /* the leader key goes with the lease */
   cairn_cluster_view_close(c->view);
   cairn_coord_close(c->coord);
   cairn_rpc_service_free(c->gate);
+  pthread_mutex_destroy(&c->mu);
   free(c);
 }
 

@@ -9,6 +9,7 @@
  *   - a coordinator that is not (or no longer) the leader writes nothing.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +33,7 @@
 static char dir[] = "/tmp/cairn-test-assign-XXXXXX";
 
 typedef struct fx {
+  pthread_mutex_t mu; /* guards assigner against the view's kicks */
   cairn_meta *meta;
   cairn_coord *coord;
   cairn_rpc_client *client;
@@ -40,7 +42,12 @@ typedef struct fx {
   cairn_arena *arena;
 } fx;
 
-static void kick(void *user) { cairn_coord_assign_kick(((fx *)user)->assigner); }
+static void kick(void *user) {
+  fx *f = user;
+  pthread_mutex_lock(&f->mu);
+  cairn_coord_assign_kick(f->assigner);
+  pthread_mutex_unlock(&f->mu);
+}
 
 static void ok_status(ProtobufCMessage *reply) {
   Milvus__Proto__Common__Status *s = (Milvus__Proto__Common__Status *)reply;
@@ -169,6 +176,7 @@ static void open_fx(fx *f, const char *leader_value) {
   if (dir[strlen(dir) - 1] == 'X')
     assert_non_null(mkdtemp(dir));
   cairn_error err = {0};
+  pthread_mutex_init(&f->mu, NULL);
   assert_int_equal(cairn_meta_open("embedded", dir, &f->meta, &err), CAIRN_OK);
   cairn_coord_options opts;
   cairn_coord_options_default(&opts);
@@ -183,20 +191,27 @@ static void open_fx(fx *f, const char *leader_value) {
                    CAIRN_OK);
   assert_int_equal(cairn_cluster_view_open(f->meta, kick, f, &f->view, &err),
                    CAIRN_OK);
-  assert_int_equal(cairn_coord_assign_start(f->coord, f->view, leader_value,
-                                            &f->assigner, &err),
+  cairn_coord_assigner *a = NULL;
+  assert_int_equal(cairn_coord_assign_start(f->coord, f->view, leader_value, &a,
+                                            &err),
                    CAIRN_OK);
+  pthread_mutex_lock(&f->mu);
+  f->assigner = a;
+  pthread_mutex_unlock(&f->mu);
 }
 
 static void close_fx(fx *f) {
+  pthread_mutex_lock(&f->mu);
   cairn_coord_assigner *a = f->assigner;
   f->assigner = NULL; /* the view's callback may still run */
+  pthread_mutex_unlock(&f->mu);
   cairn_coord_assign_stop(a);
   cairn_cluster_view_close(f->view);
   cairn_arena_free(f->arena);
   cairn_rpc_client_free(f->client);
   cairn_coord_close(f->coord);
   cairn_meta_close(f->meta);
+  pthread_mutex_destroy(&f->mu);
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   assert_int_equal(system(cmd), 0);
