@@ -109,9 +109,10 @@ typedef struct qn_sealed {
   qn_vindex *vix;
   size_t n_vix;
   char *index_sig;           /* the index keys loaded, to spot new ones */
-  pthread_mutex_t del_mu;    /* guards the three fields below */
+  pthread_mutex_t del_mu;    /* guards the four fields below */
   uint64_t del_version;      /* delete map version `deleted` reflects */
   uint64_t *deleted;         /* bit set = row deleted; NULL: none */
+  size_t n_deleted;          /* bits set in `deleted` */
   bool del_valid;
 } qn_sealed;
 
@@ -235,6 +236,13 @@ typedef struct qn_segview {
 cairn_status qn_segviews_make(const qn_view *v, bool with_growing,
                               qn_segview **out, size_t *n, cairn_error *err);
 void qn_segviews_free(qn_segview *sv, size_t n);
+/* Whether every row of sv is visible under partitions, deletes and filter,
+ * found without a pass over the rows (no filter or a constant true one, the
+ * segment's partition wanted, nothing deleted): the caller can then search
+ * with no bitset at all. false means "compute qn_segview_allowed". */
+bool qn_segview_all_allowed(qn_coll *c, const qn_segview *sv,
+                            const int64_t *parts, size_t n_parts,
+                            const cairn_expr *filter);
 /* Bits (n_rows+63)/64 words: rows visible under partitions, deletes and
  * filter. *n_set receives the count of set bits. */
 cairn_status qn_segview_allowed(qn_coll *c, const qn_segview *sv,

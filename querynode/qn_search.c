@@ -206,6 +206,11 @@ static void segment_task(void *arg, size_t i) {
   if ((r->st = seg_result_alloc(r, x->req->nq, (size_t)x->k_seg)) != CAIRN_OK ||
       sv->n_rows == 0)
     return;
+  if (qn_segview_all_allowed(x->c, sv, x->req->partition_ids, x->req->n_partition_ids,
+                             x->req->filter)) {
+    r->st = search_segment(x, sv, NULL, r); /* no bitset to build or count */
+    return;
+  }
   uint64_t *bits = malloc(((sv->n_rows + 63) / 64) * 8);
   if (bits == NULL) {
     r->st = cairn_error_set(&r->err, CAIRN_NOMEM, NULL);

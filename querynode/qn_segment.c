@@ -541,9 +541,12 @@ static cairn_status refresh_deleted_nolock(qn_coll *c, qn_sealed *s,
   uint64_t ver = atomic_load(&c->dels.version);
   if (!s->del_valid || s->del_version != ver) {
     memset(s->deleted, 0, words * 8);
+    s->n_deleted = 0;
     for (size_t r = 0; r < s->n_rows; r++)
-      if (row_deleted(c, sv, r))
+      if (row_deleted(c, sv, r)) {
         s->deleted[r >> 6] |= 1ull << (r & 63);
+        s->n_deleted++;
+      }
     s->del_version = ver;
     s->del_valid = true;
   }
@@ -581,6 +584,32 @@ static void set_all(uint64_t *bits, size_t n, bool on) {
   memset(bits, on ? 0xff : 0, words * 8);
   if (on && (n & 63) != 0)
     bits[words - 1] = (1ull << (n & 63)) - 1;
+}
+
+/* Whether no row of sv is deleted, known without a pass over its rows:
+ * nothing was ever deleted, or the sealed segment's cache counts none. */
+static bool none_deleted(qn_coll *c, const qn_segview *sv) {
+  if (atomic_load(&c->dels.version) == 0)
+    return true;
+  if (sv->sealed == NULL)
+    return false;
+  qn_sealed *s = sv->sealed;
+  pthread_mutex_lock(&s->del_mu);
+  bool none = refresh_deleted_nolock(c, s, sv, NULL) == CAIRN_OK && s->n_deleted == 0;
+  pthread_mutex_unlock(&s->del_mu);
+  return none;
+}
+
+bool qn_segview_all_allowed(qn_coll *c, const qn_segview *sv,
+                            const int64_t *parts, size_t n_parts,
+                            const cairn_expr *filter) {
+  bool k;
+  if (sv->n_rows == 0 || (filter != NULL && !(cairn_expr_is_constant(filter, &k) && k)))
+    return false;
+  if (sv->sealed != NULL ? !part_wanted(sv->partition_id, parts, n_parts)
+                         : n_parts > 0)
+    return false;
+  return none_deleted(c, sv);
 }
 
 cairn_status qn_segview_allowed(qn_coll *c, const qn_segview *sv,
