@@ -284,6 +284,10 @@ size_t cairn_column_memory(const cairn_column *col) {
          col->data.cap + col->elem_offsets.cap + col->retired_bytes;
 }
 
+size_t cairn_column_retired_bytes(const cairn_column *col) {
+  return col->retired_bytes;
+}
+
 /* Reserves for n rows: validity bits, row offsets, and fixed row bytes. */
 static cairn_status reserve_rows(cairn_column *col, size_t n, cairn_error *err) {
   cairn_status st = CAIRN_OK;

@@ -120,6 +120,9 @@ const cairn_column_type *cairn_column_get_type(const cairn_column *col);
 size_t cairn_column_rows(const cairn_column *col);
 /* Bytes allocated for this column, retired buffers included. */
 size_t cairn_column_memory(const cairn_column *col);
+/* Bytes of retired buffers waiting for cairn_column_reclaim. Writer side
+ * (read it where an append could not run at the same time). */
+size_t cairn_column_retired_bytes(const cairn_column *col);
 
 /* A consistent snapshot: row count first, then the buffers. */
 void cairn_column_snapshot(const cairn_column *col, cairn_colview *out);

@@ -116,7 +116,17 @@ typedef struct qn_sealed {
   bool del_valid;
 } qn_sealed;
 
-/* A growing segment: columns appended by one consumer (chan->mu held). */
+/* A growing segment: columns appended by one consumer (chan->mu held).
+ *
+ * Reclaiming the buffers a column retires when it grows (column.h): a
+ * reader counts itself in `readers` BEFORE it loads any column pointer
+ * (qn_segviews_make) and leaves when it drops its snapshot
+ * (qn_segviews_free). Retired buffers are freed, under grow_mu, by whoever
+ * finds no reader after they were retired: the appender right after its
+ * append, or the last reader leaving while `retired` is set. Both sides
+ * order their store before the other's load with a seq_cst fence, so either
+ * the appender sees the reader, or the reader loads the new pointers
+ * (a retired buffer is never published again). */
 typedef struct qn_growing {
   atomic_int refs;
   int chan;
@@ -125,6 +135,9 @@ typedef struct qn_growing {
   cairn_column *ts;          /* Int64: row timestamps */
   cairn_column *part;        /* Int64: row partitions */
   _Atomic size_t n_rows;     /* published row count (all columns) */
+  atomic_int readers;        /* snapshots in use (see above) */
+  atomic_bool retired;       /* some column holds retired buffers */
+  pthread_mutex_t grow_mu;   /* appends and reclaims of the columns */
   /* writer side (chan->mu): the first row and log position of each insert
    * entry appended, for trimming at refresh */
   size_t n_entries, cap_entries;
@@ -220,7 +233,7 @@ void qn_view_unref(qn_view *v);
 /* A reader's snapshot of one segment (sealed or growing). */
 typedef struct qn_segview {
   qn_sealed *sealed;         /* exactly one of sealed / growing is set */
-  qn_growing *growing;
+  qn_growing *growing;       /* counted in growing->readers while set */
   int64_t seg_id;            /* sealed: segment id; growing: -1 - channel */
   int64_t partition_id;      /* sealed only */
   size_t n_rows;

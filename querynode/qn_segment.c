@@ -17,7 +17,10 @@
  * n_rows is stored with release order; readers load n_rows (acquire) and
  * read rows below it only, so all columns agree on the rows a reader sees.
  * Trimming (refresh) copies the kept tail into a new growing segment; the
- * old one is never modified again and dies with its last reader.
+ * old one is never modified again and dies with its last reader. Buffers a
+ * column retires when it grows are freed once no reader can hold them
+ * (readers count, qn_internal.h), so a growing segment holds its rows once,
+ * not up to twice.
  *
  * Deleted rows of a sealed segment are cached as a bitmap tagged with the
  * delete map's version and rebuilt when the map changed (O(rows) lookups;
@@ -267,6 +270,9 @@ cairn_status qn_growing_new(const cairn_schema *schema, int chan,
     return cairn_error_set(err, CAIRN_NOMEM, NULL);
   atomic_init(&g->refs, 1);
   atomic_init(&g->n_rows, 0);
+  atomic_init(&g->readers, 0);
+  atomic_init(&g->retired, false);
+  pthread_mutex_init(&g->grow_mu, NULL);
   g->chan = chan;
   g->n_fields = schema->n_fields;
   g->cols = calloc(schema->n_fields + 1, sizeof *g->cols);
@@ -293,6 +299,7 @@ void qn_growing_unref(qn_growing *g) {
     cairn_column_free(g->cols[f]);
   cairn_column_free(g->ts);
   cairn_column_free(g->part);
+  pthread_mutex_destroy(&g->grow_mu);
   free(g->cols);
   free(g->entry_first);
   free(g->entry_pos);
@@ -330,6 +337,47 @@ static cairn_status append_const(cairn_column *col, int64_t v, size_t n,
   return st;
 }
 
+/* ---- reclaiming retired column buffers (see qn_internal.h) ---- */
+
+static size_t retired_bytes_nolock(const qn_growing *g) {
+  size_t n = cairn_column_retired_bytes(g->ts) + cairn_column_retired_bytes(g->part);
+  for (size_t f = 0; f < g->n_fields; f++)
+    n += cairn_column_retired_bytes(g->cols[f]);
+  return n;
+}
+
+/* Frees every retired buffer if no reader is counted (g->grow_mu held). */
+static void reclaim_if_unread_nolock(qn_growing *g) {
+  if (retired_bytes_nolock(g) == 0)
+    return;
+  atomic_store(&g->retired, true);
+  atomic_thread_fence(memory_order_seq_cst);
+  if (atomic_load(&g->readers) != 0)
+    return; /* the last reader out reclaims */
+  for (size_t f = 0; f < g->n_fields; f++)
+    cairn_column_reclaim(g->cols[f]);
+  cairn_column_reclaim(g->ts);
+  cairn_column_reclaim(g->part);
+  atomic_store(&g->retired, false);
+}
+
+/* A reader counts itself before it loads any column pointer. */
+static void growing_enter(qn_growing *g) {
+  atomic_fetch_add(&g->readers, 1);
+  atomic_thread_fence(memory_order_seq_cst);
+}
+
+static void growing_leave(qn_growing *g) {
+  if (atomic_fetch_sub(&g->readers, 1) != 1)
+    return;
+  atomic_thread_fence(memory_order_seq_cst);
+  if (!atomic_load(&g->retired))
+    return;
+  pthread_mutex_lock(&g->grow_mu);
+  reclaim_if_unread_nolock(g);
+  pthread_mutex_unlock(&g->grow_mu);
+}
+
 cairn_status qn_growing_append(qn_growing *g, const cairn_insert_batch *b,
                                uint64_t ts, int64_t partition,
                                int64_t position, cairn_error *err) {
@@ -343,6 +391,7 @@ cairn_status qn_growing_append(qn_growing *g, const cairn_insert_batch *b,
   for (size_t i = 0; i < n; i++)
     rows[i] = (int64_t)i;
   cairn_status st = CAIRN_OK;
+  pthread_mutex_lock(&g->grow_mu);
   for (size_t f = 0; st == CAIRN_OK && f < g->n_fields; f++) {
     if (b->columns[f] == NULL) {
       st = cairn_error_set(err, CAIRN_INVALID_ARGUMENT, "insert entry lacks field %zu", f);
@@ -361,6 +410,8 @@ cairn_status qn_growing_append(qn_growing *g, const cairn_insert_batch *b,
     st = add_entry(g, first, position, err);
   if (st == CAIRN_OK)
     atomic_store_explicit(&g->n_rows, first + n, memory_order_release);
+  reclaim_if_unread_nolock(g);
+  pthread_mutex_unlock(&g->grow_mu);
   return st;
 }
 
@@ -402,6 +453,7 @@ cairn_status qn_growing_trim(const qn_growing *g, const cairn_schema *schema,
     qn_growing_unref(t);
     return st;
   }
+  reclaim_if_unread_nolock(t); /* not published yet: no reader */
   atomic_store_explicit(&t->n_rows, n - from, memory_order_release);
   *out = t;
   return CAIRN_OK;
@@ -455,6 +507,7 @@ static cairn_status segview_growing(qn_growing *g, qn_segview *sv, cairn_error *
   cairn_status st = segview_alloc(sv, g->n_fields, err);
   if (st != CAIRN_OK)
     return st;
+  growing_enter(g);
   sv->growing = g;
   sv->seg_id = -1 - g->chan;
   sv->n_rows = atomic_load_explicit(&g->n_rows, memory_order_acquire);
@@ -495,6 +548,8 @@ cairn_status qn_segviews_make(const qn_view *v, bool with_growing,
 
 void qn_segviews_free(qn_segview *sv, size_t n) {
   for (size_t i = 0; sv != NULL && i < n; i++) {
+    if (sv[i].growing != NULL)
+      growing_leave(sv[i].growing);
     free(sv[i].cols);
     free(sv[i].ecols);
   }
