@@ -108,6 +108,8 @@ typedef struct qn_sealed {
   size_t n_logs;
   qn_vindex *vix;
   size_t n_vix;
+  bool *mapped;              /* by schema field index: cols[f] points into a
+                                file mapping (not a malloc'd buffer) */
   char *index_sig;           /* the index keys loaded, to spot new ones */
   pthread_mutex_t del_mu;    /* guards the four fields below */
   uint64_t del_version;      /* delete map version `deleted` reflects */

@@ -9,7 +9,9 @@
  * (cairn_objstore_local_path + cairn_binlog_open_file: no copy, the page
  * cache holds it) and read into memory otherwise. An index file of a vector
  * field is loaded when present (the newest one per field, by built_ts);
- * without one the field is scanned exactly (qn_scan.c).
+ * without one the field is scanned exactly (qn_scan.c). The mapped vector
+ * binlog of a field with an index is then dropped from the process's
+ * resident set (release_indexed_vectors): the index holds the vectors.
  *
  * Growing segments hold the log entries at or after the channel checkpoint
  * in cairn_columns (one per schema field, plus row timestamps and row
@@ -28,10 +30,13 @@
  * row index, would make frequent deletes on big segments cheaper). Growing
  * segments look deletes up per search, for the rows the filter kept.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "qn_internal.h"
@@ -124,6 +129,7 @@ static cairn_status load_columns(qn_coll *c, qn_sealed *s,
     cairn_status st = load_column(os, s, b->key, sc->fields[f].type, &s->cols[f], err);
     if (st != CAIRN_OK)
       return st;
+    s->mapped[f] = s->bufs[s->n_logs - 1] == NULL;
   }
   const Cairn__Data__FieldBinlog *tb = find_binlog(info, QN_TS_FIELD_ID);
   if (tb == NULL || s->n_rows == 0)
@@ -206,13 +212,41 @@ static qn_sealed *sealed_alloc(const qn_coll *c, const Cairn__Data__SegmentInfo 
   s->logs = calloc(s->n_fields + 2, sizeof *s->logs);
   s->bufs = calloc(s->n_fields + 2, sizeof *s->bufs);
   s->vix = calloc(s->n_fields + 1, sizeof *s->vix);
+  s->mapped = calloc(s->n_fields + 1, sizeof *s->mapped);
   s->index_sig = qn_index_sig(info);
   if (s->cols == NULL || s->logs == NULL || s->bufs == NULL || s->vix == NULL ||
-      s->index_sig == NULL) {
+      s->mapped == NULL || s->index_sig == NULL) {
     qn_sealed_unref(s);
     return NULL;
   }
   return s;
+}
+
+/* The vector binlog of a field that a loaded index serves is read only for
+ * output fields and exact scans (another metric, range search without the
+ * index), yet opening it touched every page (the CRC check), and the index
+ * holds the same vectors: 2x the vectors resident. When the column is a
+ * read-only file mapping, its pages are dropped from this process here
+ * (MADV_DONTNEED); a later read faults the rows it touches back in from the
+ * file, so nothing changes for readers. A column read into a malloc'd
+ * buffer (an object store without local files) stays as it is: there
+ * DONTNEED would zero it. XXX that case keeps 2x the vectors. */
+static void release_indexed_vectors(const qn_coll *c, qn_sealed *s) {
+  long page = sysconf(_SC_PAGESIZE);
+  for (size_t i = 0; page > 0 && i < s->n_vix; i++) {
+    const cairn_field *fd = cairn_schema_field_by_id(c->schema, s->vix[i].field_id);
+    size_t f = fd != NULL ? (size_t)(fd - c->schema->fields) : s->n_fields;
+    if (f >= s->n_fields || !s->mapped[f])
+      continue;
+    const cairn_colview *v = &s->cols[f];
+    size_t row = cairn_vector_row_bytes(v->type.type, v->type.dim);
+    uintptr_t start = (uintptr_t)v->col.values, end = start + row * v->n_rows;
+    start = (start + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    end &= ~((uintptr_t)page - 1);
+    if (row > 0 && end > start && madvise((void *)start, end - start, MADV_DONTNEED) != 0)
+      cairn_log_warn("segment %" PRId64 ": madvise of the vector binlog failed: %s",
+                     s->id, strerror(errno));
+  }
 }
 
 cairn_status qn_sealed_load(qn_coll *c, const Cairn__Data__SegmentInfo *info,
@@ -228,6 +262,7 @@ cairn_status qn_sealed_load(qn_coll *c, const Cairn__Data__SegmentInfo *info,
     qn_sealed_unref(s);
     return st;
   }
+  release_indexed_vectors(c, s);
   *out = s;
   return CAIRN_OK;
 }
@@ -246,6 +281,7 @@ void qn_sealed_unref(qn_sealed *s) {
   pthread_mutex_destroy(&s->del_mu);
   free(s->deleted);
   free(s->vix);
+  free(s->mapped);
   free(s->logs);
   free(s->bufs);
   free(s->cols);
