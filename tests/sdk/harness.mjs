@@ -237,9 +237,15 @@ export class Server {
   }
 }
 
-/** A MilvusClient on 127.0.0.1 with the SDK's defaults (telemetry included). */
+/**
+ * A MilvusClient on 127.0.0.1 with the SDK's defaults (telemetry included),
+ * except its retries of UNAVAILABLE: the SDK keeps a pool of channels, and
+ * a call on a pooled channel that is still connecting (a server restarted a
+ * moment ago, a loaded CI machine) gives up after 3 tries in ~150 ms by
+ * default although the server answers on the other channels.
+ */
 export function newClient(address, config = {}) {
-  return new MilvusClient({ address, logLevel: 'error', ...config });
+  return new MilvusClient({ address, logLevel: 'error', maxRetries: 8, retryDelay: 50, ...config });
 }
 
 /**
