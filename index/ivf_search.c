@@ -3,11 +3,14 @@
  * centroids, scan their lists with the code's distance, keep the top k.
  *
  * Per-query preparation (once, before the scans):
- *   - SQ8, L2: w_j = (vdiff_j/255)^2 once; per probed list l (centroid
- *     z), qp_j = (q_j - z_j - vmin_j) / vdiff_j * 255, so
+ *   - SQ8: per probed list l (centroid z) the grid of its codes, decoded
+ *     r_j = lo_j + c_j step_j (ivf_sq8_range: the list's own ranges, or
+ *     the global ones of legacy files); an O(dim) step per list, small
+ *     next to the list scan;
+ *   - SQ8, L2: qp_j = (q_j - z_j - lo_j) / step_j, w_j = step_j^2, so
  *     |q - decode(c)|^2 = |(q - z) - r(c)|^2 = sum w_j (qp_j - c_j)^2 (one
  *     kernel call per row);
- *   - SQ8, IP: a_j = q_j vdiff_j / 255, base = sum q_j vmin_j once, so
+ *   - SQ8, IP: a_j = q_j step_j, base = sum q_j lo_j, so
  *     q.decode(c) = q.z + base + sum a_j c_j, with q.z the coarse score of
  *     the probed list (passed as the scan's bias);
  *   - SQ8, COSINE: q and the rows are unit vectors, so -cos(q, x) =
@@ -15,7 +18,7 @@
  *     row x + e that errs by <q - x, e> instead of the IP form's <q, e>:
  *     much smaller for near neighbours (the recall gap to IVF_FLAT on
  *     clustered unit vectors drops from ~7 points to under 1);
- *   - legacy SQ8 (sq8_raw, version-1 files): the same with z = 0;
+ *   - legacy SQ8 version 1 (raw codes): the same with z = 0;
  *   - PQ, IP: table T[s][c] = q_s . codebook_s[c], shared by all lists;
  *     PQ, L2: Q[s][c] = -2 q_s . codebook_s[c] once, and per probed list
  *     the precomputed |cb|^2 + 2 centroid.cb table (ivf.h) added to it, so
@@ -40,8 +43,9 @@
 typedef struct ivf_query {
   const float *q;       /* internal query (float indexes) */
   const uint8_t *bq;    /* binary query */
-  float *qp, *w, *a;    /* SQ8 preparation */
-  float base;           /* SQ8 IP constant */
+  float *qp, *w, *a;    /* SQ8 preparation for the list being scanned */
+  float *lo, *step;     /* SQ8: that list's grid (ivf_sq8_range) */
+  float base;           /* SQ8 IP constant of that list */
   float *lut;           /* PQ table m * ksub (per list for L2) */
   float *qtab;          /* PQ + L2: -2 <q_s, cb_s[c]>, m * ksub */
 } ivf_query;
@@ -156,18 +160,13 @@ static cairn_status prepare(const cairn_index *ix, const ivf *v, const void *q,
   }
   p->q = q;
   if (ix->type == CAIRN_INDEX_IVF_SQ8) {
-    p->qp = malloc(3 * d * sizeof(float));
+    p->qp = malloc(5 * d * sizeof(float));
     if (p->qp == NULL)
       return CAIRN_NOMEM;
     p->w = p->qp + d;
     p->a = p->w + d;
-    p->base = 0;
-    for (size_t j = 0; j < d; j++) {
-      p->qp[j] = (p->q[j] - v->vmin[j]) / v->vdiff[j] * 255.0f; /* z = 0 */
-      p->w[j] = (v->vdiff[j] / 255.0f) * (v->vdiff[j] / 255.0f);
-      p->a[j] = p->q[j] * v->vdiff[j] / 255.0f;
-      p->base += p->q[j] * v->vmin[j];
-    }
+    p->lo = p->a + d;
+    p->step = p->lo + d;
   } else if (ix->type == CAIRN_INDEX_IVF_PQ) {
     size_t t = (size_t)v->m * v->ksub;
     p->lut = malloc(2 * t * sizeof(float));
@@ -185,12 +184,28 @@ static cairn_status prepare(const cairn_index *ix, const ivf *v, const void *q,
   return CAIRN_OK;
 }
 
-/* SQ8 + L2/COSINE, residual codes: qp for (q - centroid of list l). */
-static void sq8_list_query(const cairn_index *ix, const ivf *v, ivf_query *p,
-                           uint32_t l) {
-  const float *z = v->centroids + (size_t)l * ix->dim;
-  for (size_t j = 0; j < ix->dim; j++)
-    p->qp[j] = (p->q[j] - z[j] - v->vmin[j]) * (255.0f / v->vdiff[j]);
+/* SQ8: prepares p for scanning list l (see the top of the file); returns
+ * the scan's bias: q.z for IP on residual codes, else 0. coarse_dist is the
+ * probe's distance to the list's centroid. */
+static float sq8_list_query(const cairn_index *ix, const ivf *v, ivf_query *p,
+                            uint32_t l, float coarse_dist) {
+  size_t d = ix->dim;
+  const float *z = v->centroids + (size_t)l * d;
+  bool raw = v->sq8_version == 1;
+  ivf_sq8_range(ix, v, l, p->lo, p->step);
+  if (ix->metric == CAIRN_METRIC_IP) {
+    p->base = 0;
+    for (size_t j = 0; j < d; j++) {
+      p->a[j] = p->q[j] * p->step[j];
+      p->base += p->q[j] * p->lo[j];
+    }
+    return raw ? 0 : -coarse_dist; /* coarse_dist = -q.z */
+  }
+  for (size_t j = 0; j < d; j++) {
+    p->qp[j] = (p->q[j] - (raw ? 0.0f : z[j]) - p->lo[j]) / p->step[j];
+    p->w[j] = p->step[j] * p->step[j];
+  }
+  return 0;
 }
 
 /* The nprobe nearest lists, in coarse.pos (sorted). */
@@ -240,11 +255,10 @@ cairn_status ivf_search(const cairn_index *ix, const void *query,
   for (int i = 0; i < coarse.n; i++) {
     uint32_t l = coarse.pos[i];
     float bias = 0;
-    if (ix->type == CAIRN_INDEX_IVF_SQ8 && !v->sq8_raw) {
-      if (ix->metric == CAIRN_METRIC_IP)
-        bias = -coarse.dist[i]; /* q . centroid */
-      else
-        sq8_list_query(ix, v, &p, l);
+    if (v->lists[l].n == 0)
+      continue;
+    if (ix->type == CAIRN_INDEX_IVF_SQ8) {
+      bias = sq8_list_query(ix, v, &p, l, coarse.dist[i]);
     } else if (ix->type == CAIRN_INDEX_IVF_PQ) {
       if (ix->metric == CAIRN_METRIC_L2) {
         size_t t = (size_t)v->m * v->ksub;

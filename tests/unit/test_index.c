@@ -10,9 +10,13 @@
  *   - truncated and corrupted files are rejected (or, when a corruption
  *     keeps the checksum valid, loaded without crashing);
  *   - range search returns exactly the rows inside the radius (FLAT);
- *   - IVF_SQ8 (residual codes) stays within 0.01 recall@10 of IVF_FLAT at
- *     equal nprobe on tight clusters, for L2 and COSINE; an unknown
- *     SQ8 section version is refused.
+ *   - IVF_SQ8 (residual codes, per-list ranges) stays within 0.01
+ *     recall@10 of IVF_FLAT at equal nprobe on tight clusters, for L2 and
+ *     COSINE; an unknown SQ8 section version is refused; files in the
+ *     legacy SQ8 versions 1 and 2 (written here from the format text of
+ *     index/ivf_io.c) load, search, take rows and save back byte-equal;
+ *     adding in batches (ranges widened, codes re-encoded) keeps scores
+ *     close to the exact distances, also for constant dimensions.
  */
 #include <float.h>
 #include <math.h>
@@ -299,6 +303,7 @@ static const cfg float_cfgs[] = {
     {"IVF_FLAT", "IP", "{\"nlist\": 32}", {.nprobe = 12}, 0.85, 0.85},
     {"IVF_SQ8", "L2", "{\"nlist\": 32}", {.nprobe = 8}, 0.90, 0.90},
     {"IVF_SQ8", "IP", "{\"nlist\": 32}", {.nprobe = 8}, 0.85, 0.85},
+    {"IVF_SQ8", "COSINE", "{\"nlist\": 32}", {.nprobe = 8}, 0.90, 0.90},
     {"IVF_PQ", "L2", "{\"nlist\": 32, \"m\": 16, \"nbits\": 8}", {.nprobe = 8}, 0.75, 0.75},
     {"IVF_PQ", "COSINE", "{\"nlist\": 32, \"m\": 16, \"nbits\": 8}", {.nprobe = 8}, 0.75, 0.75},
 };
@@ -581,7 +586,7 @@ static void test_sq8_vs_flat(void **state) {
   free(q);
 }
 
-/* A file whose SQ8 section says version 3 is refused as corrupt. */
+/* A file whose SQ8 section says version 4 is refused as corrupt. */
 static void test_sq8_version(void **state) {
   (void)state;
   float *x = make_tight(N, 41);
@@ -595,8 +600,8 @@ static void test_sq8_version(void **state) {
   while (at + 6 <= len && memcmp(buf + at, "SQ8V", 4) != 0)
     at++;
   assert_true(at + 6 <= len);
-  assert_int_equal(buf[at + 4], 2); /* current version, little-endian u16 */
-  buf[at + 4] = 3;
+  assert_int_equal(buf[at + 4], 3); /* current version, little-endian u16 */
+  buf[at + 4] = 4;
   uint32_t crc = cairn_crc32c(0, buf + 64, len - 64);
   memcpy(buf + 48, &crc, 4);
   uint32_t hcrc = cairn_crc32c(0, buf, 60);
@@ -604,10 +609,200 @@ static void test_sq8_version(void **state) {
   cairn_index *bad = NULL;
   assert_int_equal(cairn_index_deserialize(buf, len, &bad, &err), CAIRN_CORRUPT);
   assert_null(bad);
-  assert_non_null(strstr(err.message, "version 3"));
+  assert_non_null(strstr(err.message, "version 4"));
   free(buf);
   cairn_index_free(ix);
   free(x);
+}
+
+/* ---- IVF_SQ8 legacy files ------------------------------------------------ */
+
+static void fix_crcs(uint8_t *buf, size_t len) {
+  uint64_t plen = len - 64;
+  memcpy(buf + 40, &plen, 8);
+  uint32_t crc = cairn_crc32c(0, buf + 64, len - 64);
+  memcpy(buf + 48, &crc, 4);
+  uint32_t hcrc = cairn_crc32c(0, buf, 60);
+  memcpy(buf + 60, &hcrc, 4);
+}
+
+static const void *next_section(cairn_reader *r, size_t *len) {
+  const void *p;
+  assert_true(cairn_reader_section(r, 1, SIZE_MAX, &p, len));
+  return p;
+}
+
+/* Rewrites a version-3 IVF_SQ8 file (dim D) as version 2 (residual codes)
+ * or 1 (raw codes, no version section), both with global per-dimension
+ * min..max ranges, as index/ivf_io.c describes them: every list's codes
+ * are decoded on its own grid and coded again on the global one. Returns
+ * a malloc'd file; *out_len its length. */
+static uint8_t *sq8_downgrade(const uint8_t *buf, size_t len, int ver, size_t *out_len) {
+  uint32_t nlist;
+  memcpy(&nlist, buf + 64 + 12, 4); /* params: M, efConstruction, ef, nlist */
+  cairn_reader r = {buf, len, 64 + 40};
+  cairn_writer w;
+  cairn_writer_init(&w);
+  cairn_writer_put(&w, buf, 64 + 40); /* header, params, trained flag */
+  size_t sl, n;
+  const void *ids = next_section(&r, &sl);
+  cairn_writer_section(&w, ids, sl);
+  n = sl / 8;
+  const float *cent = next_section(&r, &sl);
+  cairn_writer_section(&w, cent, sl);
+  const uint8_t *vs = next_section(&r, &sl);
+  assert_int_equal(sl, 6);
+  assert_int_equal(vs[4], 3);
+  const float *scale = next_section(&r, &sl);
+  const int16_t *lo16 = next_section(&r, &sl), *hi16 = next_section(&r, &sl);
+  const uint32_t *sizes = next_section(&r, &sl);
+  /* decode every row: res[pos] = lo + c * step (+ centroid for version 1) */
+  float *val = malloc(n * D * sizeof(float)), vmin[D], vdiff[D];
+  const uint32_t **pos = malloc(nlist * sizeof(*pos));
+  for (uint32_t l = 0; l < nlist; l++) {
+    pos[l] = next_section(&r, &sl);
+    const uint8_t *codes = next_section(&r, &sl);
+    float f = scale[l] / 32767.0f;
+    for (uint32_t i = 0; i < sizes[l]; i++)
+      for (size_t j = 0; j < D; j++) {
+        float lo = f * lo16[l * D + j], step = f / 255.0f * (float)(hi16[l * D + j] - lo16[l * D + j]);
+        val[pos[l][i] * D + j] = lo + codes[i * D + j] * step + (ver == 1 ? cent[l * D + j] : 0);
+      }
+  }
+  for (size_t j = 0; j < D; j++) {
+    float a = FLT_MAX, b = -FLT_MAX;
+    for (size_t i = 0; i < n; i++) {
+      a = fminf(a, val[i * D + j]);
+      b = fmaxf(b, val[i * D + j]);
+    }
+    vmin[j] = a;
+    vdiff[j] = b > a ? b - a : 1.0f;
+  }
+  if (ver == 2)
+    cairn_writer_section(&w, (const uint8_t[]){'S', 'Q', '8', 'V', 2, 0}, 6);
+  cairn_writer_section(&w, vmin, sizeof vmin);
+  cairn_writer_section(&w, vdiff, sizeof vdiff);
+  cairn_writer_section(&w, sizes, nlist * 4);
+  uint8_t *codes = malloc(n * D + 1);
+  for (uint32_t l = 0; l < nlist; l++) {
+    for (uint32_t i = 0; i < sizes[l]; i++)
+      for (size_t j = 0; j < D; j++)
+        codes[i * D + j] = (uint8_t)lrintf((val[pos[l][i] * D + j] - vmin[j]) / vdiff[j] * 255.0f);
+    cairn_writer_section(&w, pos[l], sizes[l] * 4);
+    cairn_writer_section(&w, codes, sizes[l] * D);
+  }
+  assert_false(w.failed);
+  fix_crcs(w.buf, w.len);
+  *out_len = w.len;
+  free(val);
+  free(pos);
+  free(codes);
+  return w.buf; /* the writer's buffer, now the caller's */
+}
+
+/* Version-1 and version-2 files load, search near FLAT, save back
+ * byte-equal, and take more rows in their own encoding. */
+static void test_sq8_legacy(void **state) {
+  (void)state;
+  float *x = make_data(N, D, 51), *q = make_data(NQ, D, 52);
+  const char *metrics[] = {"L2", "IP"};
+  for (int m = 0; m < 2; m++) {
+    cairn_index *oracle = build("FLAT", metrics[m], CAIRN_TYPE_FLOAT_VECTOR, D, NULL, x, N);
+    int64_t want[NQ * K], ids[NQ * K];
+    float wsc[NQ * K], sc[NQ * K];
+    search(oracle, q, NQ, K, NULL, NULL, want, wsc);
+    cairn_index *ix = build("IVF_SQ8", metrics[m], CAIRN_TYPE_FLOAT_VECTOR, D,
+                            "{\"nlist\": 16}", x, N - 200);
+    uint8_t *buf;
+    size_t len;
+    cairn_error err = {0};
+    assert_int_equal(cairn_index_serialize(ix, &buf, &len, &err), CAIRN_OK);
+    for (int ver = 1; ver <= 2; ver++) {
+      size_t olen, len2;
+      uint8_t *old = sq8_downgrade(buf, len, ver, &olen), *again;
+      cairn_index *back = NULL;
+      assert_int_equal(cairn_index_deserialize(old, olen, &back, &err), CAIRN_OK);
+      assert_int_equal(cairn_index_serialize(back, &again, &len2, &err), CAIRN_OK);
+      assert_int_equal(len2, olen);
+      assert_memory_equal(again, old, olen);
+      int64_t more[200];
+      for (int i = 0; i < 200; i++)
+        more[i] = (int64_t)(N - 200 + i) * 7 + 1000; /* the ids build() gives */
+      assert_int_equal(cairn_index_add(back, 200, x + (size_t)(N - 200) * D, more, &err), CAIRN_OK);
+      cairn_search_params sp = {.nprobe = 8};
+      search(back, q, NQ, K, &sp, NULL, ids, sc);
+      double r = recall(ids, want, NQ, K);
+      if (getenv("CAIRN_TEST_VERBOSE"))
+        print_message("SQ8 version %d %s: recall %.3f\n", ver, metrics[m], r);
+      if (r < 0.85) {
+        print_error("SQ8 version %d %s: recall %.3f < 0.85\n", ver, metrics[m], r);
+        fail();
+      }
+      cairn_index_free(back);
+      free(old);
+      free(again);
+    }
+    free(buf);
+    cairn_index_free(ix);
+    cairn_index_free(oracle);
+  }
+  free(x);
+  free(q);
+}
+
+/* Largest |score - exact squared L2| / max(exact, 1) over the top K of
+ * every query. */
+static double sq8_score_error(const cairn_index *ix, const float *x, const float *q) {
+  int64_t ids[NQ * K];
+  float sc[NQ * K];
+  cairn_search_params sp = {.nprobe = 32};
+  search(ix, q, NQ, K, &sp, NULL, ids, sc);
+  double worst = 0;
+  for (size_t i = 0; i < NQ * K; i++) {
+    size_t pos = (size_t)(ids[i] - 1000) / 7;
+    double e = 0;
+    for (size_t j = 0; j < D; j++) {
+      double t = (double)q[(i / K) * D + j] - x[pos * D + j];
+      e += t * t;
+    }
+    worst = fmax(worst, fabs(sc[i] - e) / fmax(e, 1.0));
+  }
+  return worst;
+}
+
+/* Rows added in batches of growing spread (each batch widens the lists'
+ * ranges, so earlier codes are re-encoded) score about as exactly as one
+ * batch; dimension 0 is constant (zero-width ranges). */
+static void test_sq8_batches(void **state) {
+  (void)state;
+  float *x = make_tight(N, 61), *q = make_tight(NQ, 61);
+  for (size_t i = 0; i < N; i++) {
+    x[i * D] = 5.0f;
+    for (size_t j = 1; j < D; j++) /* later rows stray further */
+      x[i * D + j] *= 0.5f + (float)i / N;
+  }
+  cairn_index *one = build("IVF_SQ8", "L2", CAIRN_TYPE_FLOAT_VECTOR, D, "{\"nlist\": 16}", x, N);
+  cairn_index *many = NULL;
+  cairn_error err = {0};
+  assert_int_equal(cairn_index_new("IVF_SQ8", "L2", CAIRN_TYPE_FLOAT_VECTOR, D, "{\"nlist\": 16}",
+                                   &many, &err), CAIRN_OK);
+  assert_int_equal(cairn_index_train(many, 500, x, &err), CAIRN_OK);
+  const size_t cuts[] = {0, 1, 2, 10, 100, 400, 1000, 2000, N};
+  int64_t ids[N];
+  for (size_t i = 0; i < N; i++)
+    ids[i] = (int64_t)i * 7 + 1000;
+  for (int b = 0; b + 1 < (int)(sizeof cuts / sizeof cuts[0]); b++)
+    assert_int_equal(cairn_index_add(many, cuts[b + 1] - cuts[b], x + cuts[b] * D, ids + cuts[b],
+                                     &err), CAIRN_OK);
+  double e1 = sq8_score_error(one, x, q), em = sq8_score_error(many, x, q);
+  if (getenv("CAIRN_TEST_VERBOSE"))
+    print_message("SQ8 relative score error: one batch %.4g, batches %.4g\n", e1, em);
+  assert_true(e1 < 0.01);
+  assert_true(em < 0.02);
+  cairn_index_free(one);
+  cairn_index_free(many);
+  free(x);
+  free(q);
 }
 
 int main(void) {
@@ -621,6 +816,8 @@ int main(void) {
       cmocka_unit_test(test_hnsw_compact),
       cmocka_unit_test(test_sq8_vs_flat),
       cmocka_unit_test(test_sq8_version),
+      cmocka_unit_test(test_sq8_legacy),
+      cmocka_unit_test(test_sq8_batches),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
