@@ -31,6 +31,7 @@
 #define LEADER "1 test:1"
 
 static char dir[] = "/tmp/cairn-test-assign-XXXXXX";
+static bool dir_made; /* the random suffix may itself end in 'X' */
 
 typedef struct fx {
   pthread_mutex_t mu; /* guards assigner against the view's kicks */
@@ -173,8 +174,10 @@ static void key_of(char *buf, const char *prefix, int64_t coll, int replica) {
 }
 
 static void open_fx(fx *f, const char *leader_value) {
-  if (dir[strlen(dir) - 1] == 'X')
+  if (!dir_made) {
     assert_non_null(mkdtemp(dir));
+    dir_made = true;
+  }
   cairn_error err = {0};
   pthread_mutex_init(&f->mu, NULL);
   assert_int_equal(cairn_meta_open("embedded", dir, &f->meta, &err), CAIRN_OK);
@@ -216,6 +219,7 @@ static void close_fx(fx *f) {
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   assert_int_equal(system(cmd), 0);
   strcpy(dir + strlen(dir) - 6, "XXXXXX");
+  dir_made = false;
 }
 
 static void test_assignments_follow_nodes(void **state) {
