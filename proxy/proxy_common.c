@@ -51,14 +51,29 @@ static cairn_status load_partitions(cairn_rpc_ctx *ctx, proxy_coll *c,
   Milvus__Proto__Milvus__ShowPartitionsResponse *r =
       (Milvus__Proto__Milvus__ShowPartitionsResponse *)out;
   c->n_partitions = r->n_partition_names;
-  c->partition_names = r->partition_names;
+  c->partition_names = r->partition_names ? r->partition_names
+                                          : CAIRN_ARENA_NEW(ctx->arena, char *, 1);
   c->partition_ids = r->partitionids;
-  return CAIRN_OK;
+  return c->partition_names ? CAIRN_OK : cairn_error_set(err, CAIRN_NOMEM, NULL);
 }
 
 cairn_status proxy_coll_open(cairn_rpc_ctx *ctx, const char *db_field,
                              const char *name, proxy_coll *out,
                              cairn_error *err) {
+  cairn_status st = proxy_coll_open_bare(ctx, db_field, name, out, err);
+  if (st == CAIRN_OK && (st = load_partitions(ctx, out, err)) != CAIRN_OK)
+    proxy_coll_release(out);
+  return st;
+}
+
+cairn_status proxy_coll_partitions(cairn_rpc_ctx *ctx, proxy_coll *c,
+                                   cairn_error *err) {
+  return c->partition_names != NULL ? CAIRN_OK : load_partitions(ctx, c, err);
+}
+
+cairn_status proxy_coll_open_bare(cairn_rpc_ctx *ctx, const char *db_field,
+                                  const char *name, proxy_coll *out,
+                                  cairn_error *err) {
   memset(out, 0, sizeof *out);
   out->db = cairn_pb_db_name(db_field, ctx->dbname);
   Milvus__Proto__Milvus__DescribeCollectionRequest req =
@@ -74,12 +89,7 @@ cairn_status proxy_coll_open(cairn_rpc_ctx *ctx, const char *db_field,
     return st;
   out->desc = (Milvus__Proto__Milvus__DescribeCollectionResponse *)reply;
   out->id = out->desc->collectionid;
-  st = cairn_schema_from_pb(out->desc->schema, &out->schema, err);
-  if (st == CAIRN_OK)
-    st = load_partitions(ctx, out, err);
-  if (st != CAIRN_OK)
-    proxy_coll_release(out);
-  return st;
+  return cairn_schema_from_pb(out->desc->schema, &out->schema, err);
 }
 
 void proxy_coll_release(proxy_coll *c) {

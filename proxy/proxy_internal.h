@@ -55,7 +55,7 @@ typedef struct proxy_coll {
   cairn_schema *schema;    /* owned: proxy_coll_release */
   int64_t id;
   size_t n_partitions;
-  char **partition_names;  /* in the arena */
+  char **partition_names;  /* in the arena; NULL: not loaded yet */
   int64_t *partition_ids;
 } proxy_coll;
 
@@ -64,6 +64,14 @@ typedef struct proxy_coll {
 cairn_status proxy_coll_open(cairn_rpc_ctx *ctx, const char *db_field,
                              const char *name, proxy_coll *out,
                              cairn_error *err);
+/* The same without the partitions (one coordinator call fewer: Search and
+ * Query name partitions rarely); proxy_coll_partitions loads them before
+ * the first proxy_partition_id. On error *out needs no release. */
+cairn_status proxy_coll_open_bare(cairn_rpc_ctx *ctx, const char *db_field,
+                                  const char *name, proxy_coll *out,
+                                  cairn_error *err);
+cairn_status proxy_coll_partitions(cairn_rpc_ctx *ctx, proxy_coll *c,
+                                   cairn_error *err);
 void proxy_coll_release(proxy_coll *c);
 /* Partition id by name, or -1. */
 int64_t proxy_partition_id(const proxy_coll *c, const char *name);

@@ -364,7 +364,10 @@ static cairn_status search_knobs(mpb_kv *const *kv, size_t n,
   if (st != CAIRN_OK)
     return st;
   q->range_filter = NAN;
-  json_object *o = params ? json_tokener_parse(params) : NULL;
+  /* A second parse only for range search: the keys appear in the text
+   * (spelled with \u escapes they would be missed; nobody writes them so). */
+  bool ranged = params && (strstr(params, "radius") || strstr(params, "range_filter"));
+  json_object *o = ranged ? json_tokener_parse(params) : NULL;
   json_object *v = NULL;
   if (o != NULL && json_object_object_get_ex(o, "radius", &v)) {
     q->is_range = true;
@@ -500,9 +503,11 @@ PROXY_HANDLER(proxy_search) {
       CAIRN_ARENA_NEW(ctx->arena, Milvus__Proto__Milvus__SearchResults, 1);
   milvus__proto__milvus__search_results__init(r);
   proxy_coll c;
-  cairn_status st = proxy_coll_open(ctx, req->db_name, req->collection_name, &c, &err);
+  cairn_status st = proxy_coll_open_bare(ctx, req->db_name, req->collection_name, &c, &err);
   if (st == CAIRN_OK) {
     st = proxy_check_loaded(ctx, &c, req->partition_names, req->n_partition_names, &err);
+    if (st == CAIRN_OK && req->n_partition_names > 0)
+      st = proxy_coll_partitions(ctx, &c, &err);
     if (st == CAIRN_OK)
       st = proxy_search_one(ctx, &c, req, req->partition_names,
                             req->n_partition_names, req->output_fields,
@@ -556,12 +561,14 @@ PROXY_HANDLER(proxy_query) {
   milvus__proto__milvus__query_results__init(r);
   proxy_coll c;
   cairn_expr *filter = NULL;
-  cairn_status st = proxy_coll_open(ctx, req->db_name, req->collection_name, &c, &err);
+  cairn_status st = proxy_coll_open_bare(ctx, req->db_name, req->collection_name, &c, &err);
   if (st == CAIRN_OK) {
     int64_t limit = -1, offset = 0;
     cairn_qn_query q = {.collection_id = c.id};
     bool count = wants_count(req->output_fields, req->n_output_fields);
     st = proxy_check_loaded(ctx, &c, req->partition_names, req->n_partition_names, &err);
+    if (st == CAIRN_OK && req->n_partition_names > 0)
+      st = proxy_coll_partitions(ctx, &c, &err);
     if (st == CAIRN_OK)
       st = kv_int(req->query_params, req->n_query_params, "limit", -1, 1, INT64_MAX / 2, &limit, &err);
     if (st == CAIRN_OK)
