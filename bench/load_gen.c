@@ -567,7 +567,7 @@ typedef struct lg_client {
 static lg_client *client_new(const char *target) {
   lg_client *c = xcalloc(1, sizeof *c);
   grpc_init();
-  grpc_arg args[3];
+  grpc_arg args[5];
   memset(args, 0, sizeof args);
   args[0].type = GRPC_ARG_INTEGER;
   args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
@@ -578,7 +578,16 @@ static lg_client *client_new(const char *target) {
   args[2].type = GRPC_ARG_INTEGER;
   args[2].key = GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
   args[2].value.integer = 1;
-  grpc_channel_args channel_args = {.num_args = 3, .args = args};
+  /* The load generator shares the cores with the server: no transparent
+   * retries (the retry filter keeps a copy of every request) and no BDP
+   * pings (messages are small, the link is loopback). */
+  args[3].type = GRPC_ARG_INTEGER;
+  args[3].key = GRPC_ARG_ENABLE_RETRIES;
+  args[3].value.integer = 0;
+  args[4].type = GRPC_ARG_INTEGER;
+  args[4].key = GRPC_ARG_HTTP2_BDP_PROBE;
+  args[4].value.integer = 0;
+  grpc_channel_args channel_args = {.num_args = 5, .args = args};
   grpc_channel_credentials *creds = grpc_insecure_credentials_create();
   c->channel = grpc_channel_create(target, creds, &channel_args);
   grpc_channel_credentials_release(creds);
