@@ -1,17 +1,20 @@
 /*
  * test_rpc.c — the RPC layer: gRPC server + client round trips, metadata,
  * UNIMPLEMENTED for unserved and unknown methods, large messages and the
- * size limit, deadlines, concurrent calls, the direct transport, and
- * shutdown with a call in flight.
+ * size limit, deadlines, concurrent calls, the direct transport,
+ * shutdown with a call in flight, and a shutdown with many calls queued
+ * behind busy workers (it must not run their handlers after the grace).
  */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -55,10 +58,38 @@ static cairn_grpc_code h_slow(cairn_rpc_ctx *ctx, const ProtobufCMessage *m,
   return CAIRN_GRPC_OK;
 }
 
+static double seconds_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* When a stop began (0: none), and how many handlers started well after. */
+static _Atomic double stop_began;
+static atomic_int late_handler_starts;
+
+/* The Release/Drop methods below are slower: 500 ms. */
+static cairn_grpc_code h_slower(cairn_rpc_ctx *ctx, const ProtobufCMessage *m,
+                                ProtobufCMessage **reply) {
+  (void)m;
+  double began = atomic_load(&stop_began);
+  if (began > 0 && seconds_now() - began > 0.1)
+    atomic_fetch_add(&late_handler_starts, 1);
+  usleep(500 * 1000);
+  *reply = &cairn_pb_ok(ctx->arena)->base;
+  return CAIRN_GRPC_OK;
+}
+
 static const cairn_rpc_method methods[] = {
     {"GetVersion", h_version},
     {"CreateCollection", h_create},
     {"DropCollection", h_slow},
+    /* More slow methods: the server keeps a request slot per method, so
+     * calls to several methods are what queue behind busy workers. */
+    {"ReleaseCollection", h_slower},
+    {"DropPartition", h_slower},
+    {"DropIndex", h_slower},
+    {"DropAlias", h_slower},
     {NULL, NULL},
 };
 
@@ -279,6 +310,83 @@ static void test_graceful_stop_finishes_calls(void **state) {
   assert_null(ret); /* completed within the grace period */
 }
 
+/* One client of its own (a channel per thread, so calls really queue on
+ * the server) calling the slow method until a call fails. */
+static const char *const slower_paths[] = {
+    PATH("ReleaseCollection"), PATH("DropPartition"), PATH("DropIndex"),
+    PATH("DropAlias")};
+
+typedef struct busy_arg {
+  const char *target;
+  int first_method;
+} busy_arg;
+
+static void *busy_caller(void *p) {
+  const busy_arg *arg = p;
+  const char *target = arg->target;
+  cairn_rpc_client *c = NULL;
+  cairn_error err = {0};
+  if (cairn_rpc_client_new_grpc(target, 1u << 20, &c, &err) != CAIRN_OK)
+    return (void *)1;
+  for (int i = 0; i < 50; i++) {
+    Milvus__Proto__Milvus__DropCollectionRequest req =
+        MILVUS__PROTO__MILVUS__DROP_COLLECTION_REQUEST__INIT;
+    cairn_arena *a = cairn_arena_new();
+    ProtobufCMessage *reply = NULL;
+    cairn_rpc_call_opts opts = {.timeout_ms = 30000};
+    const char *path = slower_paths[(arg->first_method + i) % 4];
+    cairn_status st = cairn_rpc_call(c, path, &req.pb_base,
+                                     &milvus__proto__common__status__descriptor,
+                                     &opts, a, &reply, &err);
+    cairn_arena_free(a);
+    if (st != CAIRN_OK)
+      break;
+  }
+  cairn_rpc_client_free(c);
+  return NULL;
+}
+
+
+/* 1 worker, 24 clients on four 500 ms methods: besides the running call,
+ * calls wait in the server's queue when the stop begins. The stop must wait
+ * only for the handler already running and answer the queued calls
+ * UNAVAILABLE without running their handlers (a server that ran them held
+ * a SIGTERM past its deadline under load). */
+static void test_stop_with_queued_calls(void **state) {
+  fixture *f = *state;
+  cairn_rpc_service *list[] = {f->service, NULL};
+  cairn_rpc_server_options opts = {.host = "127.0.0.1", .port = 0,
+                                   .max_message_bytes = 1 << 20, .workers = 1};
+  cairn_rpc_server *server = NULL;
+  cairn_error err = {0};
+  assert_int_equal(cairn_rpc_server_start(&opts, list, NULL, NULL, &server, &err),
+                   CAIRN_OK);
+  char target[64];
+  snprintf(target, sizeof target, "127.0.0.1:%d", cairn_rpc_server_port(server));
+  enum { CLIENTS = 24 };
+  pthread_t t[CLIENTS];
+  busy_arg args[CLIENTS];
+  for (int i = 0; i < CLIENTS; i++) {
+    args[i] = (busy_arg){.target = target, .first_method = i % 4};
+    pthread_create(&t[i], NULL, busy_caller, &args[i]);
+  }
+  usleep(700 * 1000); /* workers busy, calls queued */
+  atomic_store(&late_handler_starts, 0);
+  double started = seconds_now();
+  atomic_store(&stop_began, started);
+  cairn_rpc_server_stop(server, 3000);
+  double took = seconds_now() - started;
+  atomic_store(&stop_began, 0.0);
+  for (int i = 0; i < CLIENTS; i++) {
+    void *ret = (void *)1;
+    pthread_join(t[i], &ret); /* every client got an answer: no hang */
+    assert_null(ret);
+  }
+  assert_int_equal(atomic_load(&late_handler_starts), 0);
+  if (took >= 3.0)
+    fail_msg("stop took %.2f s with a 3 s grace", took);
+}
+
 static void test_port_in_use(void **state) {
   fixture *f = *state;
   cairn_rpc_service *list[] = {f->service, NULL};
@@ -303,6 +411,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_concurrent_calls, setup, teardown),
       cmocka_unit_test_setup_teardown(test_direct_transport, setup, teardown),
       cmocka_unit_test_setup_teardown(test_graceful_stop_finishes_calls, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stop_with_queued_calls, setup, teardown),
       cmocka_unit_test_setup_teardown(test_port_in_use, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
