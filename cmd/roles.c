@@ -196,6 +196,10 @@ static cairn_status start_proxy_links(role_state *s, cairn_error *err) {
   return st;
 }
 
+static uint64_t catalog_version(void *coord) {
+  return cairn_coord_catalog_version(coord);
+}
+
 static cairn_status start_roles(role_state *s, cairn_error *err) {
   cairn_status st = CAIRN_OK;
   if (is_data_role(s->role))
@@ -225,6 +229,11 @@ static cairn_status start_roles(role_state *s, cairn_error *err) {
     opts.mq = standalone_data_mq(s->data);
     opts.data = standalone_data_ops();
     opts.data_ctx = s->data;
+  }
+  if (s->role == CAIRN_ROLE_STANDALONE && s->coord != NULL) {
+    /* The coordinator in this process is the catalogue's only writer. */
+    opts.catalog_version = catalog_version;
+    opts.catalog_version_ctx = s->coord;
   }
   if (s->cluster_proxy != NULL) {
     opts.mq = cluster_proxy_mq(s->cluster_proxy);

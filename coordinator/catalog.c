@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,19 @@
 struct cairn_catalog {
   cairn_meta *meta;
   pthread_mutex_t lock; /* serialises read-modify-write DDL */
+  _Atomic uint64_t version; /* bumped after every write attempt */
 };
+
+/* Every write path ends here: the version moves after the store changed
+ * (or may have: a failed write counts too), never before. */
+static cairn_status written(cairn_catalog *cat, cairn_status st) {
+  atomic_fetch_add(&cat->version, 1);
+  return st;
+}
+
+uint64_t cairn_catalog_version(cairn_catalog *cat) {
+  return atomic_load(&cat->version);
+}
 
 /* ---- keys ---- */
 
@@ -210,14 +223,14 @@ cairn_status cairn_catalog_put_db(cairn_catalog *cat, const cat_db *db,
   cairn_status st = buf ? cairn_meta_put(cat->meta, key, buf, len, 0, NULL, err)
                         : cairn_error_set(err, CAIRN_NOMEM, NULL);
   cairn_arena_free(arena);
-  return st;
+  return written(cat, st);
 }
 
 cairn_status cairn_catalog_delete_db(cairn_catalog *cat, const cat_db *db,
                                      cairn_error *err) {
   char key[KEY_MAX];
   db_key(key, db->name);
-  return cairn_meta_delete(cat->meta, key, NULL, err);
+  return written(cat, cairn_meta_delete(cat->meta, key, NULL, err));
 }
 
 /* ---- collections ---- */
@@ -320,7 +333,7 @@ cairn_status cairn_catalog_put_collection(cairn_catalog *cat,
   if (st == CAIRN_OK)
     st = commit_ops(cat, ops, 2, err);
   cairn_arena_free(arena);
-  return st;
+  return written(cat, st);
 }
 
 cairn_status cairn_catalog_move_collection(cairn_catalog *cat,
@@ -339,7 +352,7 @@ cairn_status cairn_catalog_move_collection(cairn_catalog *cat,
   if (st == CAIRN_OK)
     st = commit_ops(cat, ops, 3, err);
   cairn_arena_free(arena);
-  return st;
+  return written(cat, st);
 }
 
 cairn_status cairn_catalog_delete_collection(cairn_catalog *cat,
@@ -349,7 +362,7 @@ cairn_status cairn_catalog_delete_collection(cairn_catalog *cat,
   coll_key(ckey, coll->db_id, coll->name);
   collid_key(rkey, coll->id);
   cairn_meta_op ops[2] = {delete_op(ckey), delete_op(rkey)};
-  return commit_ops(cat, ops, 2, err);
+  return written(cat, commit_ops(cat, ops, 2, err));
 }
 
 /* ---- aliases ---- */
@@ -388,12 +401,12 @@ cairn_status cairn_catalog_put_alias(cairn_catalog *cat, int64_t db_id,
   cairn_status st = buf ? cairn_meta_put(cat->meta, key, buf, len, 0, NULL, err)
                         : cairn_error_set(err, CAIRN_NOMEM, NULL);
   cairn_arena_free(arena);
-  return st;
+  return written(cat, st);
 }
 
 cairn_status cairn_catalog_delete_alias(cairn_catalog *cat, int64_t db_id,
                                         const char *name, cairn_error *err) {
   char key[KEY_MAX];
   alias_key(key, db_id, name);
-  return cairn_meta_delete(cat->meta, key, NULL, err);
+  return written(cat, cairn_meta_delete(cat->meta, key, NULL, err));
 }

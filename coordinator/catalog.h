@@ -44,6 +44,12 @@ cairn_status cairn_catalog_open(cairn_meta *meta, int64_t default_db_id,
                                 uint64_t now_ts, cairn_catalog **out,
                                 cairn_error *err);
 void cairn_catalog_close(cairn_catalog *cat);
+/* A counter this process bumps after every catalogue write it makes (ever
+ * after the write, failed ones included). Equal values mean no write of
+ * this process happened in between; writes of another process are not
+ * seen, so only a process that is the catalogue's sole writer may cache on
+ * it (standalone). */
+uint64_t cairn_catalog_version(cairn_catalog *cat);
 void cairn_catalog_lock(cairn_catalog *cat);
 void cairn_catalog_unlock(cairn_catalog *cat);
 

@@ -198,3 +198,7 @@ void cairn_coord_close(cairn_coord *coord) {
 cairn_rpc_service *cairn_coord_service(cairn_coord *coord) {
   return coord->service;
 }
+
+uint64_t cairn_coord_catalog_version(cairn_coord *coord) {
+  return cairn_catalog_version(coord->cat);
+}

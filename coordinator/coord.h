@@ -43,6 +43,9 @@ cairn_status cairn_coord_open(cairn_meta *meta, const cairn_coord_options *opts,
 void cairn_coord_close(cairn_coord *coord);
 /* The CoordService; owned by the coordinator. */
 cairn_rpc_service *cairn_coord_service(cairn_coord *coord);
+/* The catalogue version (cairn_catalog_version): moves after every
+ * catalogue write of this coordinator. */
+uint64_t cairn_coord_catalog_version(cairn_coord *coord);
 
 /* ---- cluster: assignment of work to nodes (coord_assign.c) ---- */
 

@@ -19,8 +19,16 @@ typedef struct arena_chunk {
   _Alignas(16) unsigned char data[];
 } arena_chunk;
 
+/* A deferred call, allocated in the arena itself. */
+typedef struct arena_deferred {
+  struct arena_deferred *next;
+  void (*fn)(void *);
+  void *arg;
+} arena_deferred;
+
 struct cairn_arena {
   arena_chunk *head;          /* chunk being filled; older ones follow */
+  arena_deferred *deferred;   /* newest first */
   size_t next_chunk_size;
   size_t total;
   ProtobufCAllocator pb;      /* allocator_data points back to the arena */
@@ -49,6 +57,8 @@ cairn_arena *cairn_arena_new(void) {
 void cairn_arena_free(cairn_arena *arena) {
   if (arena == NULL)
     return;
+  for (arena_deferred *d = arena->deferred; d != NULL; d = d->next)
+    d->fn(d->arg);
   arena_chunk *c = arena->head;
   while (c != NULL) {
     arena_chunk *next = c->next;
@@ -135,6 +145,17 @@ char *cairn_arena_printf(cairn_arena *arena, const char *fmt, ...) {
   vsnprintf(p, (size_t)n + 1, fmt, ap);
   va_end(ap);
   return p;
+}
+
+bool cairn_arena_defer(cairn_arena *arena, void (*fn)(void *), void *arg) {
+  arena_deferred *d = cairn_arena_alloc(arena, sizeof *d);
+  if (d == NULL)
+    return false;
+  d->fn = fn;
+  d->arg = arg;
+  d->next = arena->deferred;
+  arena->deferred = d;
+  return true;
 }
 
 size_t cairn_arena_bytes(const cairn_arena *arena) { return arena->total; }

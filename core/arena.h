@@ -14,6 +14,7 @@
 #define CAIRN_ARENA_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct cairn_arena cairn_arena;
@@ -30,6 +31,10 @@ char *cairn_arena_strndup(cairn_arena *arena, const char *s, size_t len);
 /* printf into the arena. */
 char *cairn_arena_printf(cairn_arena *arena, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Run fn(arg) when the arena is freed (last registered runs first), e.g.
+ * to drop a reference the request's reply points into. False when out of
+ * memory: then nothing is registered and the caller must run it itself. */
+bool cairn_arena_defer(cairn_arena *arena, void (*fn)(void *), void *arg);
 /* Bytes currently allocated from the system, for accounting. */
 size_t cairn_arena_bytes(const cairn_arena *arena);
 /* A protobuf-c allocator view on the arena; valid as long as the arena. */

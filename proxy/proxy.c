@@ -242,8 +242,16 @@ cairn_status cairn_proxy_new(cairn_rpc_client *coord,
   clock_gettime(CLOCK_REALTIME, &ts);
   atomic_init(&p->next_identifier,
               (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
-  cairn_status st = build_service(p, err);
+  cairn_status st = CAIRN_OK;
+  if (opts != NULL && opts->catalog_version != NULL) {
+    p->catalog_version = opts->catalog_version;
+    p->catalog_version_ctx = opts->catalog_version_ctx;
+    st = proxy_cache_new(&p->cache, err);
+  }
+  if (st == CAIRN_OK)
+    st = build_service(p, err);
   if (st != CAIRN_OK) {
+    proxy_cache_free(p->cache);
     free(p);
     return st;
   }
@@ -255,6 +263,7 @@ void cairn_proxy_free(cairn_proxy *p) {
   if (p == NULL)
     return;
   cairn_rpc_service_free(p->service);
+  proxy_cache_free(p->cache);
   free(p);
 }
 

@@ -63,6 +63,12 @@ typedef struct cairn_proxy_options {
   cairn_mq *mq;            /* the log the proxy writes to; NULL: no data path */
   const cairn_dataplane_ops *data; /* NULL: no data path */
   void *data_ctx;
+  /* The catalogue's version (cairn_coord_catalog_version), where the
+   * coordinator in this process is the catalogue's only writer: the proxy
+   * then keeps the collections it resolves while the version is unchanged
+   * (proxy_cache.c). NULL: every request asks the coordinator. */
+  uint64_t (*catalog_version)(void *ctx);
+  void *catalog_version_ctx;
 } cairn_proxy_options;
 
 cairn_status cairn_proxy_new(cairn_rpc_client *coord,

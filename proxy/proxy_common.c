@@ -1,6 +1,7 @@
 /*
  * proxy_common.c — coordinator calls and collection resolution shared by the
- * proxy's data handlers.
+ * proxy's data handlers: the *_fetch functions always ask the coordinator;
+ * the others answer from the cache (proxy_cache.c) when the proxy has one.
  */
 #include <stdio.h>
 #include <string.h>
@@ -36,20 +37,27 @@ cairn_status proxy_coord_call(cairn_rpc_ctx *ctx, const char *method,
   return s == NULL ? CAIRN_OK : cairn_pb_status_check(s, NULL, err);
 }
 
-static cairn_status load_partitions(cairn_rpc_ctx *ctx, proxy_coll *c,
-                                    cairn_error *err) {
+cairn_status proxy_partitions_fetch(
+    cairn_rpc_ctx *ctx, const proxy_coll *c,
+    Milvus__Proto__Milvus__ShowPartitionsResponse **out, cairn_error *err) {
   Milvus__Proto__Milvus__ShowPartitionsRequest req =
       MILVUS__PROTO__MILVUS__SHOW_PARTITIONS_REQUEST__INIT;
   req.db_name = (char *)c->db;
   req.collection_name = c->desc->collection_name;
-  ProtobufCMessage *out = NULL;
+  ProtobufCMessage *reply = NULL;
   cairn_status st = proxy_coord_call(
       ctx, "ShowPartitions", &req.pb_base,
-      &milvus__proto__milvus__show_partitions_response__descriptor, &out, err);
+      &milvus__proto__milvus__show_partitions_response__descriptor, &reply, err);
+  *out = (Milvus__Proto__Milvus__ShowPartitionsResponse *)reply;
+  return st;
+}
+
+static cairn_status load_partitions(cairn_rpc_ctx *ctx, proxy_coll *c,
+                                    cairn_error *err) {
+  Milvus__Proto__Milvus__ShowPartitionsResponse *r = NULL;
+  cairn_status st = proxy_partitions_fetch(ctx, c, &r, err);
   if (st != CAIRN_OK)
     return st;
-  Milvus__Proto__Milvus__ShowPartitionsResponse *r =
-      (Milvus__Proto__Milvus__ShowPartitionsResponse *)out;
   c->n_partitions = r->n_partition_names;
   c->partition_names = r->partition_names ? r->partition_names
                                           : CAIRN_ARENA_NEW(ctx->arena, char *, 1);
@@ -60,7 +68,9 @@ static cairn_status load_partitions(cairn_rpc_ctx *ctx, proxy_coll *c,
 cairn_status proxy_coll_open(cairn_rpc_ctx *ctx, const char *db_field,
                              const char *name, proxy_coll *out,
                              cairn_error *err) {
-  cairn_status st = proxy_coll_open_bare(ctx, db_field, name, out, err);
+  if (proxy_of(ctx)->cache != NULL)
+    return proxy_cache_open(ctx, db_field, name, out, err);
+  cairn_status st = proxy_coll_fetch(ctx, db_field, name, out, err);
   if (st == CAIRN_OK && (st = load_partitions(ctx, out, err)) != CAIRN_OK)
     proxy_coll_release(out);
   return st;
@@ -68,12 +78,22 @@ cairn_status proxy_coll_open(cairn_rpc_ctx *ctx, const char *db_field,
 
 cairn_status proxy_coll_partitions(cairn_rpc_ctx *ctx, proxy_coll *c,
                                    cairn_error *err) {
-  return c->partition_names != NULL ? CAIRN_OK : load_partitions(ctx, c, err);
+  if (c->cached != NULL || c->partition_names != NULL)
+    return CAIRN_OK;
+  return load_partitions(ctx, c, err);
 }
 
 cairn_status proxy_coll_open_bare(cairn_rpc_ctx *ctx, const char *db_field,
                                   const char *name, proxy_coll *out,
                                   cairn_error *err) {
+  if (proxy_of(ctx)->cache != NULL)
+    return proxy_cache_open(ctx, db_field, name, out, err);
+  return proxy_coll_fetch(ctx, db_field, name, out, err);
+}
+
+cairn_status proxy_coll_fetch(cairn_rpc_ctx *ctx, const char *db_field,
+                              const char *name, proxy_coll *out,
+                              cairn_error *err) {
   memset(out, 0, sizeof *out);
   out->db = cairn_pb_db_name(db_field, ctx->dbname);
   Milvus__Proto__Milvus__DescribeCollectionRequest req =
@@ -93,7 +113,8 @@ cairn_status proxy_coll_open_bare(cairn_rpc_ctx *ctx, const char *db_field,
 }
 
 void proxy_coll_release(proxy_coll *c) {
-  cairn_schema_free(c->schema);
+  if (c->cached == NULL) /* a cached schema belongs to the cache entry */
+    cairn_schema_free(c->schema);
   c->schema = NULL;
 }
 
@@ -114,6 +135,18 @@ cairn_status proxy_need_data(cairn_rpc_ctx *ctx, cairn_error *err) {
 cairn_status proxy_check_loaded(cairn_rpc_ctx *ctx, const proxy_coll *c,
                                 char *const *partitions, size_t n,
                                 cairn_error *err) {
+  if (c->cached != NULL && n == 0)
+    return proxy_cached_loaded(c->cached)
+               ? CAIRN_OK
+               : cairn_error_set(err, CAIRN_COLLECTION_NOT_LOADED,
+                                 "collection not loaded[collection=%s]",
+                                 c->desc->collection_name);
+  return proxy_check_loaded_fetch(ctx, c, partitions, n, err);
+}
+
+cairn_status proxy_check_loaded_fetch(cairn_rpc_ctx *ctx, const proxy_coll *c,
+                                      char *const *partitions, size_t n,
+                                      cairn_error *err) {
   Milvus__Proto__Milvus__GetLoadStateRequest req =
       MILVUS__PROTO__MILVUS__GET_LOAD_STATE_REQUEST__INIT;
   req.db_name = (char *)c->db;
@@ -132,4 +165,39 @@ cairn_status proxy_check_loaded(cairn_rpc_ctx *ctx, const proxy_coll *c,
                            "collection not loaded[collection=%s]",
                            c->desc->collection_name);
   return CAIRN_OK;
+}
+
+cairn_status proxy_index_metric_fetch(cairn_rpc_ctx *ctx, const proxy_coll *c,
+                                      const cairn_field *f, const char **metric,
+                                      cairn_error *err) {
+  Milvus__Proto__Milvus__DescribeIndexRequest req =
+      MILVUS__PROTO__MILVUS__DESCRIBE_INDEX_REQUEST__INIT;
+  req.db_name = (char *)c->db;
+  req.collection_name = c->desc->collection_name;
+  req.field_name = f->name;
+  ProtobufCMessage *out = NULL;
+  *metric = NULL;
+  cairn_status st = proxy_coord_call(
+      ctx, "DescribeIndex", &req.pb_base,
+      &milvus__proto__milvus__describe_index_response__descriptor, &out, err);
+  if (st != CAIRN_OK)
+    return st;
+  Milvus__Proto__Milvus__DescribeIndexResponse *r =
+      (Milvus__Proto__Milvus__DescribeIndexResponse *)out;
+  *metric = r->n_index_descriptions
+                ? cairn_pb_kv_get(r->index_descriptions[0]->params,
+                                  r->index_descriptions[0]->n_params, "metric_type")
+                : NULL;
+  if (*metric == NULL)
+    return cairn_error_set(err, CAIRN_INDEX_NOT_FOUND,
+                           "there is no vector index on field %s", f->name);
+  return CAIRN_OK;
+}
+
+cairn_status proxy_index_metric(cairn_rpc_ctx *ctx, const proxy_coll *c,
+                                const cairn_field *f, const char **metric,
+                                cairn_error *err) {
+  if (c->cached != NULL)
+    return proxy_cached_metric(c->cached, f, metric, err);
+  return proxy_index_metric_fetch(ctx, c, f, metric, err);
 }

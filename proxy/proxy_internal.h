@@ -13,8 +13,15 @@
 #include "proxy.h"
 #include "schema.h"
 
+typedef struct proxy_cache proxy_cache;
+typedef struct proxy_cached proxy_cached;
+
 struct cairn_proxy {
   cairn_rpc_client *coord;         /* borrowed */
+  /* Catalogue version (cairn_proxy_options); NULL: no cache. */
+  uint64_t (*catalog_version)(void *ctx);
+  void *catalog_version_ctx;
+  proxy_cache *cache;              /* owned; NULL without a version */
   cairn_rpc_service *service;
   const char *deploy_mode;
   cairn_mq *mq;                    /* borrowed; NULL: no data path */
@@ -48,15 +55,19 @@ cairn_grpc_code proxy_forward(cairn_rpc_ctx *ctx, const ProtobufCMessage *msg,
 /* The status of a forwarded reply (its `status` field, or itself). */
 const mpb_status *proxy_reply_status(const ProtobufCMessage *reply);
 
-/* A collection as a data request sees it. */
+/* A collection as a data request sees it. Fetched, its pointers are in
+ * the request's arena and the schema is its own; from the cache, they
+ * point into the cache entry, which the request's arena keeps alive. Read
+ * only either way. */
 typedef struct proxy_coll {
   const char *db;
-  Milvus__Proto__Milvus__DescribeCollectionResponse *desc; /* in the arena */
-  cairn_schema *schema;    /* owned: proxy_coll_release */
+  Milvus__Proto__Milvus__DescribeCollectionResponse *desc;
+  cairn_schema *schema;    /* owned unless cached: proxy_coll_release */
   int64_t id;
   size_t n_partitions;
-  char **partition_names;  /* in the arena; NULL: not loaded yet */
+  char **partition_names;  /* NULL: not loaded yet */
   int64_t *partition_ids;
+  const proxy_cached *cached; /* NULL: fetched for this request */
 } proxy_coll;
 
 /* Resolve a collection by name (or alias) in the request's database, with
@@ -73,6 +84,36 @@ cairn_status proxy_coll_open_bare(cairn_rpc_ctx *ctx, const char *db_field,
 cairn_status proxy_coll_partitions(cairn_rpc_ctx *ctx, proxy_coll *c,
                                    cairn_error *err);
 void proxy_coll_release(proxy_coll *c);
+/* Always from the coordinator: the collection without its partitions; its
+ * partitions; the load state (cf. proxy_check_loaded); the metric of the
+ * field's vector index (else an error naming the field). */
+cairn_status proxy_coll_fetch(cairn_rpc_ctx *ctx, const char *db_field,
+                              const char *name, proxy_coll *out,
+                              cairn_error *err);
+cairn_status proxy_partitions_fetch(
+    cairn_rpc_ctx *ctx, const proxy_coll *c,
+    Milvus__Proto__Milvus__ShowPartitionsResponse **out, cairn_error *err);
+cairn_status proxy_check_loaded_fetch(cairn_rpc_ctx *ctx, const proxy_coll *c,
+                                      char *const *partitions, size_t n,
+                                      cairn_error *err);
+cairn_status proxy_index_metric_fetch(cairn_rpc_ctx *ctx, const proxy_coll *c,
+                                      const cairn_field *f, const char **metric,
+                                      cairn_error *err);
+/* The same through the cache when c came from it. */
+cairn_status proxy_index_metric(cairn_rpc_ctx *ctx, const proxy_coll *c,
+                                const cairn_field *f, const char **metric,
+                                cairn_error *err);
+
+/* The collection cache (proxy_cache.c). */
+cairn_status proxy_cache_new(proxy_cache **out, cairn_error *err);
+void proxy_cache_free(proxy_cache *cache);
+/* proxy_coll_open through the cache (partitions included). */
+cairn_status proxy_cache_open(cairn_rpc_ctx *ctx, const char *db_field,
+                              const char *name, proxy_coll *out,
+                              cairn_error *err);
+bool proxy_cached_loaded(const proxy_cached *e);
+cairn_status proxy_cached_metric(const proxy_cached *e, const cairn_field *f,
+                                 const char **metric, cairn_error *err);
 /* Partition id by name, or -1. */
 int64_t proxy_partition_id(const proxy_coll *c, const char *name);
 /* The data path is configured, else a clear error. */

@@ -73,12 +73,44 @@ static void test_protobuf_unpack_into_arena(void **state) {
   cairn_arena_free(a); /* frees out: no per-field frees needed */
 }
 
+typedef struct call_log {
+  int order[4];
+  int n;
+} call_log;
+
+typedef struct deferred_arg {
+  call_log *log;
+  int id;
+} deferred_arg;
+
+static void record_call(void *p) {
+  deferred_arg *arg = p;
+  arg->log->order[arg->log->n++] = arg->id;
+}
+
+static void test_deferred_calls_run_at_free_newest_first(void **state) {
+  (void)state;
+  call_log log = {{0}, 0};
+  deferred_arg first = {&log, 1}, second = {&log, 2};
+  cairn_arena *a = cairn_arena_new();
+  assert_true(cairn_arena_defer(a, record_call, &first));
+  for (int i = 0; i < 100; i++) /* spans several chunks */
+    assert_non_null(cairn_arena_alloc(a, 1000));
+  assert_true(cairn_arena_defer(a, record_call, &second));
+  assert_int_equal(log.n, 0); /* nothing runs before the free */
+  cairn_arena_free(a);
+  assert_int_equal(log.n, 2);
+  assert_int_equal(log.order[0], 2);
+  assert_int_equal(log.order[1], 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_alignment_and_zeroing),
       cmocka_unit_test(test_large_allocations_are_distinct),
       cmocka_unit_test(test_strings),
       cmocka_unit_test(test_protobuf_unpack_into_arena),
+      cmocka_unit_test(test_deferred_calls_run_at_free_newest_first),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
