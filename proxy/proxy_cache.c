@@ -166,6 +166,8 @@ static cairn_status cached_build(cairn_rpc_ctx *ctx, const char *db_field,
     e->parts = (Milvus__Proto__Milvus__ShowPartitionsResponse *)pb_copy(&parts->base);
     if (e->db == NULL || e->name == NULL || e->desc == NULL || e->parts == NULL)
       st = cairn_error_set(err, CAIRN_NOMEM, NULL);
+    else if (e->parts->n_inmemory_percentages != e->parts->n_partition_names)
+      st = cairn_error_set(err, CAIRN_INTERNAL, "partitions listed without load state");
   }
   if (st == CAIRN_OK)
     st = cairn_schema_from_pb(e->desc->schema, &e->schema, err);
@@ -277,6 +279,7 @@ cairn_status proxy_cache_open(cairn_rpc_ctx *ctx, const char *db_field,
   out->n_partitions = e->parts->n_partition_names;
   out->partition_names = e->parts->partition_names;
   out->partition_ids = e->parts->partitionids;
+  out->partition_in_memory = e->parts->inmemory_percentages;
   out->cached = e;
   return CAIRN_OK;
 }

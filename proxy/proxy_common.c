@@ -62,6 +62,9 @@ static cairn_status load_partitions(cairn_rpc_ctx *ctx, proxy_coll *c,
   c->partition_names = r->partition_names ? r->partition_names
                                           : CAIRN_ARENA_NEW(ctx->arena, char *, 1);
   c->partition_ids = r->partitionids;
+  c->partition_in_memory = r->inmemory_percentages;
+  if (r->n_inmemory_percentages != r->n_partition_names)
+    return cairn_error_set(err, CAIRN_INTERNAL, "partitions listed without load state");
   return c->partition_names ? CAIRN_OK : cairn_error_set(err, CAIRN_NOMEM, NULL);
 }
 
@@ -123,6 +126,31 @@ int64_t proxy_partition_id(const proxy_coll *c, const char *name) {
     if (strcmp(c->partition_names[i], name) == 0)
       return c->partition_ids[i];
   return -1;
+}
+
+cairn_status proxy_read_scope(cairn_rpc_ctx *ctx, const proxy_coll *c,
+                              char *const *names, size_t n, int64_t **ids,
+                              size_t *n_ids, cairn_error *err) {
+  size_t cap = n > 0 ? n : c->n_partitions;
+  *n_ids = 0;
+  *ids = CAIRN_ARENA_NEW(ctx->arena, int64_t, cap + 1);
+  if (*ids == NULL)
+    return cairn_error_set(err, CAIRN_NOMEM, NULL);
+  for (size_t i = 0; i < n; i++) {
+    int64_t id = proxy_partition_id(c, names[i]);
+    if (id < 0)
+      return cairn_error_set(err, CAIRN_PARTITION_NOT_FOUND,
+                             "partition not found[partition=%s]", names[i]);
+    (*ids)[(*n_ids)++] = id;
+  }
+  for (size_t i = 0; n == 0 && i < c->n_partitions; i++)
+    if (c->partition_in_memory[i] > 0)
+      (*ids)[(*n_ids)++] = c->partition_ids[i];
+  if (*n_ids == 0)
+    return cairn_error_set(err, CAIRN_COLLECTION_NOT_LOADED,
+                           "collection not loaded[collection=%s]",
+                           c->desc->collection_name);
+  return CAIRN_OK;
 }
 
 cairn_status proxy_need_data(cairn_rpc_ctx *ctx, cairn_error *err) {

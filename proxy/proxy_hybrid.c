@@ -200,8 +200,13 @@ static cairn_status fetch_fields(cairn_rpc_ctx *ctx, const proxy_coll *c,
     st = cairn_expr_parse(c->schema,
                           pk_filter(ctx->arena, cairn_schema_primary(c->schema)->name, w, n),
                           NULL, &filter, err);
-  if (st != CAIRN_OK || n == 0)
+  if (st == CAIRN_OK && n > 0)
+    st = proxy_read_scope(ctx, c, req->partition_names, req->n_partition_names,
+                          (int64_t **)&q.partition_ids, &q.n_partition_ids, err);
+  if (st != CAIRN_OK || n == 0) {
+    cairn_expr_free(filter);
     return st;
+  }
   q.filter = filter;
   pb_field_data **cols = NULL;
   size_t n_cols = 0, n_rows = 0;

@@ -67,6 +67,7 @@ typedef struct proxy_coll {
   size_t n_partitions;
   char **partition_names;  /* NULL: not loaded yet */
   int64_t *partition_ids;
+  int64_t *partition_in_memory; /* loaded percentage of each: 0 or 100 */
   const proxy_cached *cached; /* NULL: fetched for this request */
 } proxy_coll;
 
@@ -116,6 +117,13 @@ cairn_status proxy_cached_metric(const proxy_cached *e, const cairn_field *f,
                                  const char **metric, cairn_error *err);
 /* Partition id by name, or -1. */
 int64_t proxy_partition_id(const proxy_coll *c, const char *name);
+/* The partitions a read covers (c's partitions loaded): those named, each
+ * of which must exist, or with none named every loaded partition, so rows
+ * of a dropped partition or of one not loaded are never read. *ids is in
+ * the request's arena. */
+cairn_status proxy_read_scope(cairn_rpc_ctx *ctx, const proxy_coll *c,
+                              char *const *names, size_t n, int64_t **ids,
+                              size_t *n_ids, cairn_error *err);
 /* The data path is configured, else a clear error. */
 cairn_status proxy_need_data(cairn_rpc_ctx *ctx, cairn_error *err);
 /* Whether the collection is loaded (whole, or all partitions named). */

@@ -465,14 +465,13 @@ cairn_status proxy_search_one(cairn_rpc_ctx *ctx, const proxy_coll *c,
       st = kv_int(kv, nkv, "group_size", 1, 1, 1024, &gs, err);
     q.group_size = (int)gs;
   }
-  int64_t *part_ids = CAIRN_ARENA_NEW(ctx->arena, int64_t, n_partitions + 1);
-  for (size_t i = 0; st == CAIRN_OK && i < n_partitions; i++)
-    if ((part_ids[i] = proxy_partition_id(c, partitions[i])) < 0)
-      st = cairn_error_set(err, CAIRN_PARTITION_NOT_FOUND,
-                           "partition not found[partition=%s]", partitions[i]);
+  int64_t *part_ids = NULL;
+  size_t n_part_ids = 0;
+  if (st == CAIRN_OK)
+    st = proxy_read_scope(ctx, c, partitions, n_partitions, &part_ids, &n_part_ids, err);
   if (st == CAIRN_OK) {
     q.partition_ids = part_ids;
-    q.n_partition_ids = n_partitions;
+    q.n_partition_ids = n_part_ids;
     q.field_id = f->id;
     q.metric = metric;
     q.topk = (int)(topk + offset);
@@ -514,7 +513,7 @@ PROXY_HANDLER(proxy_search) {
   cairn_status st = proxy_coll_open_bare(ctx, req->db_name, req->collection_name, &c, &err);
   if (st == CAIRN_OK) {
     st = proxy_check_loaded(ctx, &c, req->partition_names, req->n_partition_names, &err);
-    if (st == CAIRN_OK && req->n_partition_names > 0)
+    if (st == CAIRN_OK)
       st = proxy_coll_partitions(ctx, &c, &err);
     if (st == CAIRN_OK)
       st = proxy_search_one(ctx, &c, req, req->partition_names,
@@ -575,7 +574,7 @@ PROXY_HANDLER(proxy_query) {
     cairn_qn_query q = {.collection_id = c.id};
     bool count = wants_count(req->output_fields, req->n_output_fields);
     st = proxy_check_loaded(ctx, &c, req->partition_names, req->n_partition_names, &err);
-    if (st == CAIRN_OK && req->n_partition_names > 0)
+    if (st == CAIRN_OK)
       st = proxy_coll_partitions(ctx, &c, &err);
     if (st == CAIRN_OK)
       st = kv_int(req->query_params, req->n_query_params, "limit", -1, 1, INT64_MAX / 2, &limit, &err);
@@ -588,14 +587,9 @@ PROXY_HANDLER(proxy_query) {
     if (st == CAIRN_OK && filter == NULL && limit < 0 && !count)
       st = cairn_error_set(&err, CAIRN_INVALID_ARGUMENT,
                            "empty expression should be used with limit");
-    int64_t *part_ids = CAIRN_ARENA_NEW(ctx->arena, int64_t, req->n_partition_names + 1);
-    for (size_t i = 0; st == CAIRN_OK && i < req->n_partition_names; i++)
-      if ((part_ids[i] = proxy_partition_id(&c, req->partition_names[i])) < 0)
-        st = cairn_error_set(&err, CAIRN_PARTITION_NOT_FOUND,
-                             "partition not found[partition=%s]",
-                             req->partition_names[i]);
-    q.partition_ids = part_ids;
-    q.n_partition_ids = req->n_partition_names;
+    if (st == CAIRN_OK)
+      st = proxy_read_scope(ctx, &c, req->partition_names, req->n_partition_names,
+                            (int64_t **)&q.partition_ids, &q.n_partition_ids, &err);
     q.filter = filter;
     q.limit = limit;
     q.offset = offset;

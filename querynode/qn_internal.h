@@ -129,6 +129,8 @@ typedef struct qn_sealed {
  * order their store before the other's load with a seq_cst fence, so either
  * the appender sees the reader, or the reader loads the new pointers
  * (a retired buffer is never published again). */
+#define QN_GROWING_PART_IDS 16
+
 typedef struct qn_growing {
   atomic_int refs;
   int chan;
@@ -136,6 +138,13 @@ typedef struct qn_growing {
   cairn_column **cols;       /* by schema field index */
   cairn_column *ts;          /* Int64: row timestamps */
   cairn_column *part;        /* Int64: row partitions */
+  /* The distinct partitions of its rows, so a read scoped to partitions
+   * knows without a pass that every row is wanted. Written under grow_mu
+   * before the rows are published (n_part_ids release-stored, a superset
+   * for any published row count); over QN_GROWING_PART_IDS: parts_many. */
+  int64_t part_ids[QN_GROWING_PART_IDS];
+  _Atomic size_t n_part_ids;
+  atomic_bool parts_many;
   _Atomic size_t n_rows;     /* published row count (all columns) */
   atomic_int readers;        /* snapshots in use (see above) */
   atomic_bool retired;       /* some column holds retired buffers */

@@ -414,6 +414,36 @@ static void growing_leave(qn_growing *g) {
   pthread_mutex_unlock(&g->grow_mu);
 }
 
+/* Adds p to the growing's partition set. Under grow_mu. */
+static void note_partition_nolock(qn_growing *g, int64_t p) {
+  size_t n = atomic_load_explicit(&g->n_part_ids, memory_order_relaxed);
+  for (size_t i = 0; i < n; i++)
+    if (g->part_ids[i] == p)
+      return;
+  if (n == QN_GROWING_PART_IDS) {
+    atomic_store(&g->parts_many, true);
+    return;
+  }
+  g->part_ids[n] = p;
+  atomic_store_explicit(&g->n_part_ids, n + 1, memory_order_release);
+}
+
+/* Whether every partition with rows in g is one of parts. */
+static bool growing_parts_wanted(const qn_growing *g, const int64_t *parts,
+                                 size_t n_parts) {
+  if (atomic_load(&g->parts_many))
+    return false;
+  size_t n = atomic_load_explicit(&g->n_part_ids, memory_order_acquire);
+  for (size_t i = 0; i < n; i++) {
+    bool found = false;
+    for (size_t k = 0; k < n_parts && !found; k++)
+      found = parts[k] == g->part_ids[i];
+    if (!found)
+      return false;
+  }
+  return true;
+}
+
 cairn_status qn_growing_append(qn_growing *g, const cairn_insert_batch *b,
                                uint64_t ts, int64_t partition,
                                int64_t position, cairn_error *err) {
@@ -442,6 +472,8 @@ cairn_status qn_growing_append(qn_growing *g, const cairn_insert_batch *b,
     st = append_const(g->ts, (int64_t)ts, n, err);
   if (st == CAIRN_OK)
     st = append_const(g->part, partition, n, err);
+  if (st == CAIRN_OK)
+    note_partition_nolock(g, partition);
   if (st == CAIRN_OK)
     st = add_entry(g, first, position, err);
   if (st == CAIRN_OK)
@@ -489,6 +521,11 @@ cairn_status qn_growing_trim(const qn_growing *g, const cairn_schema *schema,
     qn_growing_unref(t);
     return st;
   }
+  /* The tail's partitions are among g's (a superset is fine). */
+  size_t n_parts = atomic_load(&g->n_part_ids);
+  memcpy(t->part_ids, g->part_ids, n_parts * sizeof *t->part_ids);
+  atomic_store(&t->n_part_ids, n_parts);
+  atomic_store(&t->parts_many, atomic_load(&g->parts_many));
   reclaim_if_unread_nolock(t); /* not published yet: no reader */
   atomic_store_explicit(&t->n_rows, n - from, memory_order_release);
   *out = t;
@@ -698,7 +735,7 @@ bool qn_segview_all_allowed(qn_coll *c, const qn_segview *sv,
   if (sv->n_rows == 0 || (filter != NULL && !(cairn_expr_is_constant(filter, &k) && k)))
     return false;
   if (sv->sealed != NULL ? !part_wanted(sv->partition_id, parts, n_parts)
-                         : n_parts > 0)
+                         : n_parts > 0 && !growing_parts_wanted(sv->growing, parts, n_parts))
     return false;
   return none_deleted(c, sv);
 }

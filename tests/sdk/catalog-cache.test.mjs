@@ -9,7 +9,7 @@
 // dropped.
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, serverTest, ok, fails, uniq, E, DataType, call } from './harness.mjs';
+import { startServer, serverTest, ok, fails, uniq, E, DataType, call, sleep } from './harness.mjs';
 import { mulberry32, randomVector, load } from './datahelpers.mjs';
 
 let srv;
@@ -119,6 +119,30 @@ t('a collection dropped and made again under its name is the new one', async () 
   ok(await c.dropCollection({ collection_name: name }));
 });
 
+t('with some partitions loaded, reads without partition names see only those', async () => {
+  const c = srv.client;
+  const name = uniq('cc_partial');
+  await makeLoaded(c, name, { dim: 4, n: 10 });
+  ok(await c.releaseCollection({ collection_name: name }));
+  ok(await c.createPartition({ collection_name: name, partition_name: 'pa' }));
+  ok(await c.createPartition({ collection_name: name, partition_name: 'pb' }));
+  ok(await c.insert({ collection_name: name, partition_name: 'pa', data: [{ id: 100, vec: randomVector(rand, 4) }] }));
+  ok(await c.insert({ collection_name: name, partition_name: 'pb', data: [{ id: 200, vec: randomVector(rand, 4) }] }));
+  ok(await c.loadPartitions({ collection_name: name, partition_names: ['pa'] }), 'load pa');
+  let res = await searchIn(c, name, 4, { limit: 100 });
+  for (const t0 = Date.now(); res.status.code === 101 && Date.now() - t0 < 30000; await sleep(50))
+    res = await searchIn(c, name, 4, { limit: 100 }); // LoadPartitions returns before the load ends
+  ok(res, 'search, pa loaded');
+  assert.deepEqual(ids(res), [100]);
+  const counted = ok(await c.query({ collection_name: name, output_fields: ['count(*)'] }));
+  assert.equal(Number(counted.data[0]['count(*)']), 1, 'count(*) over pa only');
+  fails(await searchIn(c, name, 4, { partition_names: ['pb'] }), {}, 'search pb, not loaded');
+  await load(c, name);
+  const everything = ok(await searchIn(c, name, 4, { limit: 100 }), 'search, all loaded');
+  assert.equal(everything.results.length, 12);
+  ok(await c.dropCollection({ collection_name: name }));
+});
+
 t('a dropped partition, a renamed collection, a dropped database', async () => {
   const c = srv.client;
   const name = uniq('cc_part');
@@ -133,6 +157,12 @@ t('a dropped partition, a renamed collection, a dropped database', async () => {
   ok(await c.dropPartition({ collection_name: name, partition_name: 'p1' }), 'drop p1');
   await load(c, name);
   fails(await searchIn(c, name, 4, { partition_names: ['p1'] }), E.PARTITION_NOT_FOUND, 'search dropped p1');
+  // The rows of a dropped partition are never read again.
+  assert.ok(!ids(ok(await searchIn(c, name, 4, { limit: 100 }))).includes(900), 'p1 rows gone from search');
+  const all = ok(await c.query({ collection_name: name, filter: 'id >= 0', output_fields: ['id'] }));
+  assert.equal(all.data.length, 20, 'p1 rows gone from query');
+  const counted = ok(await c.query({ collection_name: name, output_fields: ['count(*)'] }));
+  assert.equal(Number(counted.data[0]['count(*)']), 20, 'p1 rows gone from count(*)');
 
   const renamed = uniq('cc_renamed');
   ok(await searchIn(c, name, 4), 'warm search');

@@ -547,6 +547,45 @@ static void test_growing_appends(void **state) {
   tq_close(&w);
 }
 
+/* Searches scoped to partitions over growing rows of mixed partitions: a
+ * growing segment whose partitions are all wanted is searched whole, one
+ * holding rows of an unwanted partition is filtered row by row. */
+static void test_growing_partitions(void **state) {
+  (void)state;
+  tq_world w;
+  tq_open(&w, 16, 0);
+  tq_load(&w);
+  for (int i = 0; i < 6; i++) { /* channel 0 mixes both partitions */
+    int64_t part = i % 2 ? w.part_p1 : w.part_default;
+    size_t f = tq_add_rows(&w, 40, part, (uint64_t)i + 500);
+    tq_insert(&w, 0, f, 40, 0);
+  }
+  size_t f = tq_add_rows(&w, 40, w.part_p1, 900); /* channel 1: p1 only */
+  tq_insert(&w, 1, f, 40, 0);
+  int64_t both[2] = {w.part_default, w.part_p1}, only_p1[1] = {w.part_p1};
+  const struct { const int64_t *parts; size_t n; } scopes[] = {
+      {both, 2}, {only_p1, 1}, {both + 0, 1}};
+  float q[16];
+  for (size_t s = 0; s < sizeof scopes / sizeof scopes[0]; s++) {
+    for (uint64_t k = 0; k < 4; k++) {
+      query_vec(&w, k + 77, q);
+      cairn_arena *a = cairn_arena_new();
+      cairn_qn_search req = {.field_id = w.f_vec, .metric = "COSINE", .nq = 1,
+                             .queries = q, .topk = 50,
+                             .partition_ids = scopes[s].parts,
+                             .n_partition_ids = scopes[s].n};
+      result_data *r = search(&w, a, &req);
+      tq_hit want[64];
+      size_t n = tq_oracle(&w, w.f_vec, CAIRN_METRIC_COSINE, q, 50, NULL, NULL,
+                           scopes[s].parts, scopes[s].n, false, 0, NAN, want);
+      assert_int_equal(r->topks[0], n);
+      check_hits(r, 0, want, n);
+      cairn_arena_free(a);
+    }
+  }
+  tq_close(&w);
+}
+
 /* An index file for a sealed segment: FLAT stays exact, HNSW recalls. */
 static void test_index_files(void **state) {
   (void)state;
@@ -659,6 +698,7 @@ int main(void) {
   };
   const struct CMUnitTest solo[] = {
       cmocka_unit_test(test_growing_appends),
+      cmocka_unit_test(test_growing_partitions),
       cmocka_unit_test(test_refresh_concurrent),
       cmocka_unit_test(test_index_files),
   };
