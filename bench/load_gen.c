@@ -22,8 +22,13 @@
  *             there picks the smallest ef with recall@10 >= 0.95; both are
  *             then searched at nq=1 top-10 with that ef: the server with 1,
  *             2 and 4 concurrent clients, the library with 1 and 2
- *             threads (warm-up, then the median of 3 rounds). Recall is
- *             computed against the shipped ground truth (pk = row number),
+ *             threads (warm-up, then the median of 3 rounds). The server's
+ *             clients are one channel (TCP connection) each with one call
+ *             in flight, all driven by one thread on one completion queue
+ *             (--blocking-clients: a thread per client making blocking
+ *             calls, which costs the shared cores ~2x the client CPU).
+ *             Recall is computed against the shipped ground truth (pk = row
+ *             number),
  *             or against an exact FLAT scan when only a prefix of the base
  *             is used (--search-base). Besides QPS and latency: CPU per
  *             query of the library, the client and the server, and the
@@ -108,6 +113,7 @@ typedef struct opts {
   int64_t s_base;        /* rows of the base used (0: all) */
   int s_queries;         /* queries measured (0: all) */
   int s_clients[MAX_LIST], n_s_clients;
+  bool blocking_clients; /* a thread per server client (default: one driver thread) */
   int inproc_threads;
   int hnsw_m, hnsw_efc;
   int ef;                /* 0: sweep */
@@ -564,9 +570,8 @@ typedef struct lg_client {
   grpc_completion_queue *cq; /* pluck queue reused by every call */
 } lg_client;
 
-static lg_client *client_new(const char *target) {
-  lg_client *c = xcalloc(1, sizeof *c);
-  grpc_init();
+/* A channel with its own TCP connection (a local subchannel pool). */
+static grpc_channel *channel_new(const char *target) {
   grpc_arg args[5];
   memset(args, 0, sizeof args);
   args[0].type = GRPC_ARG_INTEGER;
@@ -589,11 +594,20 @@ static lg_client *client_new(const char *target) {
   args[4].value.integer = 0;
   grpc_channel_args channel_args = {.num_args = 5, .args = args};
   grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-  c->channel = grpc_channel_create(target, creds, &channel_args);
+  grpc_channel *ch = grpc_channel_create(target, creds, &channel_args);
   grpc_channel_credentials_release(creds);
-  c->cq = grpc_completion_queue_create_for_pluck(NULL);
-  if (c->channel == NULL || c->cq == NULL)
+  if (ch == NULL)
     die("gRPC client for %s: cannot create a channel", target);
+  return ch;
+}
+
+static lg_client *client_new(const char *target) {
+  lg_client *c = xcalloc(1, sizeof *c);
+  grpc_init();
+  c->channel = channel_new(target);
+  c->cq = grpc_completion_queue_create_for_pluck(NULL);
+  if (c->cq == NULL)
+    die("gRPC client for %s: cannot create a completion queue", target);
   return c;
 }
 
@@ -610,73 +624,116 @@ static void client_free(lg_client *c) {
 /* One unary call on the gRPC C core (as core/rpc/client.c does it: one
  * batch, then wait); the reply is unpacked into arena. false with a message
  * in why on a transport failure or a non-OK gRPC status. */
+/* The ops of one unary call (as core/rpc/client.c makes it): send
+ * metadata, message and close, receive metadata, message and status. The
+ * receive slots live in *cs. */
+typedef struct call_slots {
+  grpc_byte_buffer *in;
+  grpc_metadata_array initial, trailing;
+  grpc_status_code status;
+  grpc_slice details;
+} call_slots;
+
+static size_t unary_ops(grpc_op ops[6], grpc_byte_buffer *out, call_slots *cs) {
+  cs->in = NULL;
+  grpc_metadata_array_init(&cs->initial);
+  grpc_metadata_array_init(&cs->trailing);
+  cs->status = GRPC_STATUS_UNKNOWN;
+  cs->details = grpc_empty_slice();
+  memset(ops, 0, 6 * sizeof *ops);
+  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[1].op = GRPC_OP_SEND_MESSAGE;
+  ops[1].data.send_message.send_message = out;
+  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+  ops[3].data.recv_initial_metadata.recv_initial_metadata = &cs->initial;
+  ops[4].op = GRPC_OP_RECV_MESSAGE;
+  ops[4].data.recv_message.recv_message = &cs->in;
+  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  ops[5].data.recv_status_on_client.status = &cs->status;
+  ops[5].data.recv_status_on_client.status_details = &cs->details;
+  ops[5].data.recv_status_on_client.trailing_metadata = &cs->trailing;
+  return 6;
+}
+
+/* After the call: false with why unless the status is OK; frees all but
+ * cs->in. */
+static bool call_slots_done(call_slots *cs, const char *method, char *why, size_t why_cap) {
+  bool ok = cs->status == GRPC_STATUS_OK;
+  if (!ok) {
+    char *text = grpc_slice_to_c_string(cs->details);
+    snprintf(why, why_cap, "%s: transport: gRPC status %d: %s", method, (int)cs->status, text);
+    gpr_free(text);
+  }
+  grpc_metadata_array_destroy(&cs->initial);
+  grpc_metadata_array_destroy(&cs->trailing);
+  grpc_slice_unref(cs->details);
+  return ok;
+}
+
+static gpr_timespec deadline_after(int64_t timeout_ms) {
+  return gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                      gpr_time_from_millis(timeout_ms > 0 ? timeout_ms : 30000, GPR_TIMESPAN));
+}
+
+/* One blocking unary call with a packed request; *in receives the packed
+ * reply (the caller destroys it). */
+static bool rpc_call_bytes(lg_client *c, const char *method, grpc_byte_buffer *out,
+                           grpc_byte_buffer **in, int64_t timeout_ms, char *why,
+                           size_t why_cap) {
+  grpc_slice path = grpc_slice_from_static_string(method);
+  grpc_call *call = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS,
+                                             c->cq, path, NULL, deadline_after(timeout_ms),
+                                             NULL);
+  call_slots cs;
+  grpc_op ops[6];
+  size_t n_ops = unary_ops(ops, out, &cs);
+  bool ok = false;
+  if (grpc_call_start_batch(call, ops, n_ops, call, NULL) != GRPC_CALL_OK) {
+    snprintf(why, why_cap, "%s: transport: cannot start the call", method);
+    call_slots_done(&cs, method, why, 0);
+  } else {
+    grpc_completion_queue_pluck(c->cq, call, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    ok = call_slots_done(&cs, method, why, why_cap);
+  }
+  *in = cs.in;
+  grpc_call_unref(call);
+  return ok;
+}
+
+/* One unary call on the gRPC C core; the reply is unpacked into arena.
+ * false with a message in why on a transport failure or a non-OK gRPC
+ * status. */
 static bool rpc_call(lg_client *c, const char *method, const ProtobufCMessage *req,
                      const ProtobufCMessageDescriptor *reply_desc, cairn_arena *arena,
                      ProtobufCMessage **reply, int64_t timeout_ms, char *why,
                      size_t why_cap) {
-  gpr_timespec deadline = gpr_time_add(
-      gpr_now(GPR_CLOCK_REALTIME),
-      gpr_time_from_millis(timeout_ms > 0 ? timeout_ms : 30000, GPR_TIMESPAN));
-  grpc_slice path = grpc_slice_from_static_string(method);
-  grpc_call *call = grpc_channel_create_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS,
-                                             c->cq, path, NULL, deadline, NULL);
   size_t n = protobuf_c_message_get_packed_size(req);
   grpc_slice slice = grpc_slice_malloc(n);
   protobuf_c_message_pack(req, GRPC_SLICE_START_PTR(slice));
   grpc_byte_buffer *out = grpc_raw_byte_buffer_create(&slice, 1);
   grpc_slice_unref(slice);
   grpc_byte_buffer *in = NULL;
-  grpc_metadata_array initial, trailing;
-  grpc_metadata_array_init(&initial);
-  grpc_metadata_array_init(&trailing);
-  grpc_status_code status = GRPC_STATUS_UNKNOWN;
-  grpc_slice details = grpc_empty_slice();
-  grpc_op ops[6];
-  memset(ops, 0, sizeof ops);
-  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[1].op = GRPC_OP_SEND_MESSAGE;
-  ops[1].data.send_message.send_message = out;
-  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-  ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
-  ops[4].op = GRPC_OP_RECV_MESSAGE;
-  ops[4].data.recv_message.recv_message = &in;
-  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-  ops[5].data.recv_status_on_client.status = &status;
-  ops[5].data.recv_status_on_client.status_details = &details;
-  ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
-  bool ok = false;
-  if (grpc_call_start_batch(call, ops, 6, call, NULL) != GRPC_CALL_OK) {
-    snprintf(why, why_cap, "%s: transport: cannot start the call", method);
-  } else {
-    grpc_completion_queue_pluck(c->cq, call, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-    if (status != GRPC_STATUS_OK) {
-      char *text = grpc_slice_to_c_string(details);
-      snprintf(why, why_cap, "%s: transport: gRPC status %d: %s", method, (int)status, text);
-      gpr_free(text);
-    } else if (in == NULL) {
-      snprintf(why, why_cap, "%s: transport: no reply message", method);
-    } else {
-      grpc_byte_buffer_reader reader;
-      if (grpc_byte_buffer_reader_init(&reader, in)) {
-        grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
-        grpc_byte_buffer_reader_destroy(&reader);
-        *reply = protobuf_c_message_unpack(reply_desc, cairn_arena_protobuf(arena),
-                                           GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
-        grpc_slice_unref(all);
-      }
-      ok = *reply != NULL;
-      if (!ok)
-        snprintf(why, why_cap, "%s: transport: malformed reply", method);
+  bool ok = rpc_call_bytes(c, method, out, &in, timeout_ms, why, why_cap);
+  if (ok && in == NULL) {
+    snprintf(why, why_cap, "%s: transport: no reply message", method);
+    ok = false;
+  } else if (ok) {
+    grpc_byte_buffer_reader reader;
+    if (grpc_byte_buffer_reader_init(&reader, in)) {
+      grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
+      grpc_byte_buffer_reader_destroy(&reader);
+      *reply = protobuf_c_message_unpack(reply_desc, cairn_arena_protobuf(arena),
+                                         GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
+      grpc_slice_unref(all);
     }
+    ok = *reply != NULL;
+    if (!ok)
+      snprintf(why, why_cap, "%s: transport: malformed reply", method);
   }
   grpc_byte_buffer_destroy(out);
   if (in != NULL)
     grpc_byte_buffer_destroy(in);
-  grpc_metadata_array_destroy(&initial);
-  grpc_metadata_array_destroy(&trailing);
-  grpc_slice_unref(details);
-  grpc_call_unref(call);
   return ok;
 }
 
@@ -916,9 +973,10 @@ static int64_t count_rows(lg_client *c, const char *name, char *why, size_t cap)
 
 /* One search of one query; ids[TOPK] receive the hits (-1 padded).
  * Returns false with why on failure. */
-static bool search_one(lg_client *c, const char *name, const char *metric,
-                       const float *q, int dim, int ef, int64_t *ids, char *why,
-                       size_t cap) {
+/* The packed SearchRequest of one query (nq=1, top-10, ef) into a new
+ * byte buffer (the caller destroys it). */
+static grpc_byte_buffer *search_request(const char *name, const char *metric,
+                                        const float *q, int dim, int ef) {
   char ef_json[48];
   snprintf(ef_json, sizeof ef_json, "{\"ef\": %d}", ef);
   const char *keys[4] = {"anns_field", "topk", "metric_type", "params"};
@@ -940,12 +998,8 @@ static bool search_one(lg_client *c, const char *name, const char *metric,
   Milvus__Proto__Common__PlaceholderGroup pg = MILVUS__PROTO__COMMON__PLACEHOLDER_GROUP__INIT;
   pg.n_placeholders = 1;
   pg.placeholders = &pvp;
-  uint8_t pg_buf[8192];
   size_t pg_len = protobuf_c_message_get_packed_size(&pg.base);
-  if (pg_len > sizeof pg_buf) {
-    snprintf(why, cap, "query vector too large");
-    return false;
-  }
+  uint8_t *pg_buf = xcalloc(1, pg_len + 1);
   protobuf_c_message_pack(&pg.base, pg_buf);
   Milvus__Proto__Milvus__SearchRequest req = MILVUS__PROTO__MILVUS__SEARCH_REQUEST__INIT;
   req.collection_name = (char *)name;
@@ -958,27 +1012,69 @@ static bool search_one(lg_client *c, const char *name, const char *metric,
   req.search_input_case = MILVUS__PROTO__MILVUS__SEARCH_REQUEST__SEARCH_INPUT_PLACEHOLDER_GROUP;
   req.placeholder_group.data = pg_buf;
   req.placeholder_group.len = pg_len;
-  cairn_arena *a = arena_new();
-  ProtobufCMessage *reply = NULL;
-  bool ok = call(c, SVC "Search", &req.pb_base,
-                 &milvus__proto__milvus__search_results__descriptor, a, &reply, 30000,
-                 why, cap);
+  size_t n = protobuf_c_message_get_packed_size(&req.pb_base);
+  grpc_slice slice = grpc_slice_malloc(n);
+  protobuf_c_message_pack(&req.pb_base, GRPC_SLICE_START_PTR(slice));
+  grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&slice, 1);
+  grpc_slice_unref(slice);
+  free(pg_buf);
+  return bb;
+}
+
+/* The hits of a packed SearchResults into ids[TOPK] (-1 padded); false
+ * with a message in why when it is not a successful search reply. */
+static bool search_reply_ids(grpc_byte_buffer *in, int64_t *ids, char *why, size_t cap) {
   for (int i = 0; i < TOPK; i++)
     ids[i] = -1;
-  if (ok) {
-    Milvus__Proto__Milvus__SearchResults *r = (Milvus__Proto__Milvus__SearchResults *)reply;
-    const Milvus__Proto__Schema__SearchResultData *d = r->results;
-    if (d == NULL || d->ids == NULL ||
-        d->ids->id_field_case != MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID) {
-      snprintf(why, cap, "search reply without int ids");
-      ok = false;
-    } else {
-      size_t n = d->ids->int_id->n_data < TOPK ? d->ids->int_id->n_data : TOPK;
-      for (size_t i = 0; i < n; i++)
-        ids[i] = d->ids->int_id->data[i];
-    }
+  if (in == NULL) {
+    snprintf(why, cap, "Search: no reply message");
+    return false;
+  }
+  grpc_byte_buffer_reader reader;
+  if (!grpc_byte_buffer_reader_init(&reader, in)) {
+    snprintf(why, cap, "Search: unreadable reply");
+    return false;
+  }
+  grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
+  grpc_byte_buffer_reader_destroy(&reader);
+  cairn_arena *a = arena_new();
+  Milvus__Proto__Milvus__SearchResults *r = (Milvus__Proto__Milvus__SearchResults *)
+      protobuf_c_message_unpack(&milvus__proto__milvus__search_results__descriptor,
+                                cairn_arena_protobuf(a), GRPC_SLICE_LENGTH(all),
+                                GRPC_SLICE_START_PTR(all));
+  grpc_slice_unref(all);
+  bool ok = false;
+  if (r == NULL) {
+    snprintf(why, cap, "Search: malformed reply");
+  } else if (r->status != NULL && (r->status->code != 0 || r->status->error_code != 0)) {
+    snprintf(why, cap, "Search: code %d: %s",
+             r->status->code ? r->status->code : (int)r->status->error_code,
+             r->status->reason);
+  } else if (r->results == NULL || r->results->ids == NULL ||
+             r->results->ids->id_field_case != MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID) {
+    snprintf(why, cap, "search reply without int ids");
+  } else {
+    const Milvus__Proto__Schema__LongArray *got = r->results->ids->int_id;
+    size_t n = got->n_data < TOPK ? got->n_data : TOPK;
+    for (size_t i = 0; i < n; i++)
+      ids[i] = got->data[i];
+    ok = true;
   }
   cairn_arena_free(a);
+  return ok;
+}
+
+/* One search of one query as a blocking call; ids[TOPK] receive the hits. */
+static bool search_one(lg_client *c, const char *name, const char *metric,
+                       const float *q, int dim, int ef, int64_t *ids, char *why,
+                       size_t cap) {
+  grpc_byte_buffer *out = search_request(name, metric, q, dim, ef);
+  grpc_byte_buffer *in = NULL;
+  bool ok = rpc_call_bytes(c, SVC "Search", out, &in, 30000, why, cap) &&
+            search_reply_ids(in, ids, why, cap);
+  grpc_byte_buffer_destroy(out);
+  if (in != NULL)
+    grpc_byte_buffer_destroy(in);
   return ok;
 }
 
@@ -1280,7 +1376,8 @@ typedef struct run_spec {
   const cairn_index *ix;     /* or in-process */
   pid_t server_pid;          /* for its CPU time; 0 in-process */
   int ef;
-  int threads;
+  int threads;   /* library threads, or concurrent server clients */
+  bool async;    /* server clients driven by one thread (run_server_async) */
   size_t n; /* queries */
 } run_spec;
 
@@ -1328,6 +1425,82 @@ static void *run_main(void *arg) {
   return NULL;
 }
 
+/* The server side of a run with every client driven by ONE thread: each
+ * client is a channel (its own TCP connection) with one search in flight,
+ * all completing on one queue. The server sees the same load as from
+ * `threads` blocking client threads (concurrent requests, one per
+ * connection) while the load generator, which shares the cores, sleeps and
+ * wakes once per batch of completions instead of once per call. */
+typedef struct async_slot {
+  grpc_channel *channel;
+  grpc_call *call;
+  grpc_byte_buffer *out;
+  call_slots cs;
+  size_t query; /* index into the run */
+  double t0;
+} async_slot;
+
+static void async_start(const run_spec *sp, grpc_completion_queue *cq, async_slot *a,
+                        size_t query) {
+  const dataset *ds = sp->ds;
+  const float *q = ds->queries + (query % (size_t)ds->n_queries) * (size_t)ds->dim;
+  a->query = query;
+  a->t0 = now_s();
+  a->out = search_request(sp->coll, "COSINE", q, ds->dim, sp->ef);
+  grpc_slice path = grpc_slice_from_static_string(SVC "Search");
+  a->call = grpc_channel_create_call(a->channel, NULL, GRPC_PROPAGATE_DEFAULTS, cq, path,
+                                     NULL, deadline_after(30000), NULL);
+  grpc_op ops[6];
+  size_t n_ops = unary_ops(ops, a->out, &a->cs);
+  if (grpc_call_start_batch(a->call, ops, n_ops, a, NULL) != GRPC_CALL_OK)
+    die("search: cannot start a call");
+}
+
+/* The call of slot a completed: its hits and latency; false with why. */
+static bool async_finish(async_slot *a, double *lat, int64_t *ids, char *why, size_t cap) {
+  bool ok = call_slots_done(&a->cs, SVC "Search", why, cap) &&
+            search_reply_ids(a->cs.in, ids + a->query * TOPK, why, cap);
+  lat[a->query] = now_s() - a->t0;
+  if (a->cs.in != NULL)
+    grpc_byte_buffer_destroy(a->cs.in);
+  grpc_byte_buffer_destroy(a->out);
+  grpc_call_unref(a->call);
+  a->call = NULL;
+  return ok;
+}
+
+static void run_server_async(const run_spec *sp, double *lat, int64_t *ids) {
+  grpc_init();
+  grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
+  async_slot *slots = xcalloc((size_t)sp->threads, sizeof *slots);
+  size_t next = 0, done = 0;
+  for (int i = 0; i < sp->threads; i++)
+    slots[i].channel = channel_new(sp->target);
+  for (int i = 0; i < sp->threads && next < sp->n; i++)
+    async_start(sp, cq, &slots[i], next++);
+  char why[1024];
+  while (done < sp->n) {
+    grpc_event ev = grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    if (ev.type != GRPC_OP_COMPLETE)
+      die("search: completion queue event %d", (int)ev.type);
+    async_slot *a = ev.tag;
+    if (!async_finish(a, lat, ids, why, sizeof why))
+      die("search: %s", why);
+    done++;
+    if (next < sp->n)
+      async_start(sp, cq, a, next++);
+  }
+  for (int i = 0; i < sp->threads; i++)
+    grpc_channel_destroy(slots[i].channel);
+  grpc_completion_queue_shutdown(cq);
+  while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+         GRPC_QUEUE_SHUTDOWN) {
+  }
+  grpc_completion_queue_destroy(cq);
+  free(slots);
+  grpc_shutdown();
+}
+
 static run_result run_searches(const run_spec *sp) {
   run_job *jobs = xcalloc((size_t)sp->threads, sizeof *jobs);
   pthread_t *th = xcalloc((size_t)sp->threads, sizeof *th);
@@ -1340,11 +1513,15 @@ static run_result run_searches(const run_spec *sp) {
   double t0 = now_s(), c0 = cpu_seconds(0);
   double s0 = sp->server_pid > 0 ? cpu_seconds(sp->server_pid) : 0;
   uint64_t x0 = sp->server_pid > 0 ? ctx_switches(sp->server_pid) : 0;
-  for (int i = 0; i < sp->threads; i++)
-    if (pthread_create(&th[i], NULL, run_main, &jobs[i]) != 0)
-      die("cannot start a thread");
-  for (int i = 0; i < sp->threads; i++)
-    pthread_join(th[i], NULL);
+  if (sp->ix == NULL && sp->async) {
+    run_server_async(sp, lat, ids);
+  } else {
+    for (int i = 0; i < sp->threads; i++)
+      if (pthread_create(&th[i], NULL, run_main, &jobs[i]) != 0)
+        die("cannot start a thread");
+    for (int i = 0; i < sp->threads; i++)
+      pthread_join(th[i], NULL);
+  }
   double wall = now_s() - t0, c1 = cpu_seconds(0);
   double s1 = sp->server_pid > 0 ? cpu_seconds(sp->server_pid) : 0;
   uint64_t x1 = sp->server_pid > 0 ? ctx_switches(sp->server_pid) : 0;
@@ -1469,9 +1646,9 @@ static int cmp_qps(const void *a, const void *b) {
  * so one round can be hit by a neighbour's burst). */
 #define ROUNDS 3
 static run_result measure(const dataset *ds, const server *s, const cairn_index *ix,
-                          int threads, int ef, size_t n) {
+                          int threads, bool async, int ef, size_t n) {
   run_spec sp = {.ds = ds, .target = s ? s->target : NULL, .coll = "load_glove", .ix = ix,
-                 .server_pid = s ? s->pid : 0, .ef = ef,
+                 .server_pid = s ? s->pid : 0, .ef = ef, .async = async,
                  .threads = threads, .n = n / 10 < 200 ? 200 : n / 10};
   run_searches(&sp);
   sp.n = n;
@@ -1503,14 +1680,14 @@ static void phase_search(const opts *o) {
   int ef = pick_ef(o, &ds, ix);
   note("search: ef %d", ef);
   size_t n = (size_t)ds.n_queries;
-  run_result in1 = measure(&ds, NULL, ix, 1, ef, n);
+  run_result in1 = measure(&ds, NULL, ix, 1, false, ef, n);
   put_run("inprocess", "threads", 1, ef, &in1);
-  run_result inT = measure(&ds, NULL, ix, o->inproc_threads, ef, n);
+  run_result inT = measure(&ds, NULL, ix, o->inproc_threads, false, ef, n);
   put_run("inprocess", "threads", o->inproc_threads, ef, &inT);
   run_result srv[MAX_LIST];
   int four = -1, one = -1;
   for (int i = 0; i < o->n_s_clients; i++) {
-    srv[i] = measure(&ds, &s, NULL, o->s_clients[i], ef, n);
+    srv[i] = measure(&ds, &s, NULL, o->s_clients[i], !o->blocking_clients, ef, n);
     put_run("server", "clients", o->s_clients[i], ef, &srv[i]);
     if (o->s_clients[i] == 4)
       four = i;
@@ -1689,6 +1866,8 @@ static void usage(void) {
           "  --search-base N       use the first N base rows (default all)\n"
           "  --queries N           queries measured (default all)\n"
           "  --search-clients LIST default 1,2,4\n"
+          "  --blocking-clients    a thread per server client making blocking calls\n"
+          "                        (default: one thread drives every client's calls)\n"
           "  --inproc-threads N    default 2\n"
           "  --M N --efc N         HNSW build params (default 16, 200)\n"
           "  --ef N                search ef (default: sweep to recall@10 >= 0.95)\n"
@@ -1723,6 +1902,7 @@ static void parse_args(int argc, char **argv, opts *o) {
     else if (ARG("--insert-dims")) o->n_ins_dims = parse_list(v, o->ins_dims, MAX_LIST);
     else if (ARG("--insert-clients")) o->n_ins_clients = parse_list(v, o->ins_clients, MAX_LIST);
     else if (strcmp(a, "--varchar") == 0) o->varchar = true;
+    else if (strcmp(a, "--blocking-clients") == 0) o->blocking_clients = true;
     else if (ARG("--dataset")) o->dataset = v;
     else if (ARG("--search-base")) o->s_base = atoll(v);
     else if (ARG("--queries")) o->s_queries = atoi(v);
