@@ -281,16 +281,20 @@ static cairn_status start_servers(role_state *s, cairn_error *err) {
     services[n++] = cluster_coord_service(s->cluster_coord);
   if (s->node != NULL && cluster_node_service(s->node) != NULL)
     services[n++] = cluster_node_service(s->node);
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
   int workers = (int)cairn_config_int(s->cfg, "grpc.workers");
-  if (workers <= 0) {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (workers <= 0)
     workers = cores > 1 ? (int)cores * 2 : 4;
-  }
+  /* Standalone serves every call in this process, CPU-bound but for the
+   * methods marked blocking: one worker per core takes calls, the others
+   * stand by for those (rpc.h). Cluster roles wait on other processes. */
+  int pollers = s->role == CAIRN_ROLE_STANDALONE ? (int)(cores > 2 ? cores : 2) : 0;
   cairn_rpc_server_options opts = {
       .host = cairn_config_string(s->cfg, "grpc.host"),
       .port = (int)cairn_config_int(s->cfg, "grpc.port"),
       .max_message_bytes = (size_t)cairn_config_size(s->cfg, "grpc.maxMessageSize"),
       .workers = workers,
+      .pollers = pollers,
   };
   cairn_status st = cairn_rpc_server_start(&opts, services, observe_call, NULL,
                                            &s->grpc, err);

@@ -157,17 +157,21 @@ static PROXY_HANDLER(h_check_health) {
 
 
 /* Catalogue methods forwarded unchanged to the coordinator method of the
- * same name. */
+ * same name: reads, then writes (which wait for the meta store's sync:
+ * marked blocking for the gRPC server, rpc.h). */
 static const char *const forwarded[] = {
-    "AllocTimestamp",  "CreateDatabase",   "DropDatabase",
-    "ListDatabases",   "AlterDatabase",    "DescribeDatabase",
-    "HasCollection",   "DescribeCollection", "ShowCollections",
-    "AlterCollection", "RenameCollection", "CreatePartition",
-    "DropPartition",   "HasPartition",     "ShowPartitions",
-    "GetPartitionStatistics", "ReleasePartitions", "CreateAlias",
-    "DropAlias",       "AlterAlias",       "DescribeAlias",
-    "ListAliases",     "DescribeIndex",    "GetIndexState",
-    "GetIndexBuildProgress", "DropIndex",  NULL,
+    "DescribeDatabase", "ListDatabases",  "HasCollection",
+    "DescribeCollection", "ShowCollections", "HasPartition",
+    "ShowPartitions",   "GetPartitionStatistics", "DescribeAlias",
+    "ListAliases",      "DescribeIndex",  "GetIndexState",
+    "GetIndexBuildProgress", NULL,
+};
+static const char *const forwarded_writes[] = {
+    "AllocTimestamp",   "CreateDatabase", "DropDatabase",
+    "AlterDatabase",    "AlterCollection", "RenameCollection",
+    "CreatePartition",  "DropPartition",  "ReleasePartitions",
+    "CreateAlias",      "DropAlias",      "AlterAlias",
+    "DropIndex",        NULL,
 };
 
 /* Methods with a data-path side. Without a data path the catalogue ones
@@ -196,11 +200,20 @@ static const struct {
 };
 #define N_DATA_METHODS (sizeof data_methods / sizeof data_methods[0])
 
+/* Data methods that wait: for the log's sync, a flush, another role. */
+static const char *const data_blocking[] = {
+    "CreateCollection", "DropCollection", "LoadCollection", "LoadPartitions",
+    "ReleaseCollection", "CreateIndex", "Insert", "Upsert", "Delete", "Flush",
+    NULL,
+};
+
 static cairn_status build_service(cairn_proxy *p, cairn_error *err) {
-  size_t n = 0, n_data = N_DATA_METHODS;
+  size_t n = 0, n_writes = 0, n_data = N_DATA_METHODS;
   while (forwarded[n] != NULL)
     n++;
-  cairn_rpc_method *methods = calloc(n + n_data + 4, sizeof *methods);
+  while (forwarded_writes[n_writes] != NULL)
+    n_writes++;
+  cairn_rpc_method *methods = calloc(n + n_writes + n_data + 4, sizeof *methods);
   if (methods == NULL)
     return cairn_error_set(err, CAIRN_NOMEM, NULL);
   size_t k = 0;
@@ -209,6 +222,8 @@ static cairn_status build_service(cairn_proxy *p, cairn_error *err) {
   methods[k++] = (cairn_rpc_method){"CheckHealth", h_check_health};
   for (size_t i = 0; i < n; i++)
     methods[k++] = (cairn_rpc_method){forwarded[i], proxy_forward};
+  for (size_t i = 0; i < n_writes; i++)
+    methods[k++] = (cairn_rpc_method){forwarded_writes[i], proxy_forward};
   for (size_t i = 0; i < N_DATA_METHODS; i++) {
     if (p->data != NULL)
       methods[k++] = data_methods[i].method;
@@ -220,6 +235,14 @@ static cairn_status build_service(cairn_proxy *p, cairn_error *err) {
       &milvus__proto__milvus__milvus_service__descriptor, methods, p,
       &p->service, err);
   free(methods);
+  if (st == CAIRN_OK)
+    st = cairn_rpc_service_mark_blocking(p->service, forwarded_writes, err);
+  if (st == CAIRN_OK)
+    st = cairn_rpc_service_mark_blocking(p->service, data_blocking, err);
+  if (st != CAIRN_OK) {
+    cairn_rpc_service_free(p->service);
+    p->service = NULL;
+  }
   return st;
 }
 

@@ -100,6 +100,15 @@ cairn_rpc_service_input(const cairn_rpc_service *service, const char *path);
 size_t cairn_rpc_service_n_methods(const cairn_rpc_service *service);
 const char *cairn_rpc_service_served_path(const cairn_rpc_service *service,
                                           size_t i);
+/* Marks the methods named (short names, NULL-terminated) as blocking:
+ * their handlers may wait (a disk sync, another role, a flush), so the gRPC
+ * server lets a standby worker take calls while one runs. Before the
+ * server starts. Unknown names are an error. */
+cairn_status cairn_rpc_service_mark_blocking(cairn_rpc_service *service,
+                                             const char *const *names,
+                                             cairn_error *err);
+/* Whether method i is marked blocking. */
+bool cairn_rpc_service_blocking(const cairn_rpc_service *service, size_t i);
 
 /* ---- server ---------------------------------------------------------- */
 
@@ -110,6 +119,11 @@ typedef struct cairn_rpc_server_options {
   int port;                  /* 0 = pick a free port */
   size_t max_message_bytes;  /* receive and send limit */
   int workers;               /* worker threads; <=0 means 4 */
+  /* How many of them take calls at a time (<=0 or > workers: all). The
+   * others stand by and step in only while a blocking method runs, so a
+   * busy server runs about one thread per core without a wait on a flush
+   * or a sync stalling every other call. */
+  int pollers;
 } cairn_rpc_server_options;
 
 /* Called after every served call (metrics); may be NULL. */

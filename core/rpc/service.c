@@ -12,6 +12,7 @@ typedef struct method_entry {
   char *path; /* "/pkg.Service/Method"; owned */
   const ProtobufCMethodDescriptor *desc;
   cairn_rpc_handler handler; /* NULL: declared but not served */
+  bool blocking;
 } method_entry;
 
 struct cairn_rpc_service {
@@ -99,6 +100,23 @@ const char *cairn_rpc_service_served_path(const cairn_rpc_service *s,
   if (i >= s->n_methods || s->methods[i].handler == NULL)
     return NULL;
   return s->methods[i].path;
+}
+
+cairn_status cairn_rpc_service_mark_blocking(cairn_rpc_service *s,
+                                             const char *const *names,
+                                             cairn_error *err) {
+  for (; *names != NULL; names++) {
+    method_entry *e = find_by_short_name(s, *names);
+    if (e == NULL)
+      return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
+                             "service %s has no method '%s'", s->desc->name, *names);
+    e->blocking = true;
+  }
+  return CAIRN_OK;
+}
+
+bool cairn_rpc_service_blocking(const cairn_rpc_service *s, size_t i) {
+  return i < s->n_methods && s->methods[i].blocking;
 }
 
 cairn_grpc_code cairn_rpc_service_dispatch(const cairn_rpc_service *s,

@@ -2,8 +2,9 @@
  * test_rpc.c — the RPC layer: gRPC server + client round trips, metadata,
  * UNIMPLEMENTED for unserved and unknown methods, large messages and the
  * size limit, deadlines, concurrent calls, the direct transport,
- * shutdown with a call in flight, and a shutdown with many calls queued
- * behind busy workers (it must not run their handlers after the grace).
+ * shutdown with a call in flight, a shutdown with many calls queued
+ * behind busy workers (it must not run their handlers after the grace), and
+ * the poller limit with its standby for methods marked blocking.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -387,6 +388,89 @@ static void test_stop_with_queued_calls(void **state) {
     fail_msg("stop took %.2f s with a 3 s grace", took);
 }
 
+/* A 1 s method, marked blocking in one service and not in the other. */
+static cairn_grpc_code h_second(cairn_rpc_ctx *ctx, const ProtobufCMessage *m,
+                                ProtobufCMessage **reply) {
+  (void)m;
+  usleep(1000 * 1000);
+  *reply = &cairn_pb_ok(ctx->arena)->base;
+  return CAIRN_GRPC_OK;
+}
+
+static void *second_caller(void *p) {
+  cairn_rpc_client *c = p;
+  Milvus__Proto__Milvus__FlushRequest req = MILVUS__PROTO__MILVUS__FLUSH_REQUEST__INIT;
+  cairn_arena *a = cairn_arena_new();
+  ProtobufCMessage *reply = NULL;
+  cairn_error err = {0};
+  cairn_status st = cairn_rpc_call(c, PATH("Flush"), &req.pb_base,
+                                   &milvus__proto__common__status__descriptor, NULL,
+                                   a, &reply, &err);
+  cairn_arena_free(a);
+  return st == CAIRN_OK ? NULL : (void *)1;
+}
+
+/* Seconds a GetVersion takes while a 1 s Flush runs, on a server with 3
+ * workers of which 1 takes calls; Flush marked blocking or not. */
+static double version_during_flush(bool flush_blocking) {
+  static const cairn_rpc_method table[] = {
+      {"GetVersion", h_version}, {"Flush", h_second}, {NULL, NULL}};
+  static const char *const blocking[] = {"Flush", NULL};
+  cairn_rpc_service *svc = NULL;
+  cairn_error err = {0};
+  assert_int_equal(cairn_rpc_service_new(&milvus__proto__milvus__milvus_service__descriptor,
+                                         table, NULL, &svc, &err),
+                   CAIRN_OK);
+  if (flush_blocking)
+    assert_int_equal(cairn_rpc_service_mark_blocking(svc, blocking, &err), CAIRN_OK);
+  cairn_rpc_service *list[] = {svc, NULL};
+  cairn_rpc_server_options opts = {.host = "127.0.0.1", .port = 0, .max_message_bytes = 1 << 20,
+                                   .workers = 3, .pollers = 1};
+  cairn_rpc_server *server = NULL;
+  assert_int_equal(cairn_rpc_server_start(&opts, list, NULL, NULL, &server, &err), CAIRN_OK);
+  char target[64], version[64];
+  snprintf(target, sizeof target, "127.0.0.1:%d", cairn_rpc_server_port(server));
+  cairn_rpc_client *flusher = NULL, *reader = NULL;
+  assert_int_equal(cairn_rpc_client_new_grpc(target, 1 << 20, &flusher, &err), CAIRN_OK);
+  assert_int_equal(cairn_rpc_client_new_grpc(target, 1 << 20, &reader, &err), CAIRN_OK);
+  assert_int_equal(call_version(reader, "warm", version, sizeof version), CAIRN_OK);
+  pthread_t t;
+  pthread_create(&t, NULL, second_caller, flusher);
+  usleep(100 * 1000); /* the Flush runs */
+  double started = seconds_now();
+  assert_int_equal(call_version(reader, "during", version, sizeof version), CAIRN_OK);
+  double took = seconds_now() - started;
+  void *ret = (void *)1;
+  pthread_join(t, &ret);
+  assert_null(ret);
+  cairn_rpc_client_free(flusher);
+  cairn_rpc_client_free(reader);
+  cairn_rpc_server_stop(server, 1000);
+  cairn_rpc_service_free(svc);
+  return took;
+}
+
+/* With one poller, a call waits for a running handler unless that handler's
+ * method is marked blocking: then a standby worker serves it at once. */
+static void test_blocking_methods_free_a_poller(void **state) {
+  (void)state;
+  double with_standby = version_during_flush(true);
+  double without = version_during_flush(false);
+  if (with_standby > 0.6)
+    fail_msg("GetVersion took %.2f s beside a blocking Flush", with_standby);
+  if (without < 0.5)
+    fail_msg("GetVersion took %.2f s beside a non-blocking Flush on the only "
+             "poller: the poller limit did not hold", without);
+  cairn_error err = {0};
+  cairn_rpc_service *svc = NULL;
+  assert_int_equal(cairn_rpc_service_new(&milvus__proto__milvus__milvus_service__descriptor,
+                                         methods, NULL, &svc, &err),
+                   CAIRN_OK);
+  static const char *const unknown[] = {"NoSuchMethod", NULL};
+  assert_int_equal(cairn_rpc_service_mark_blocking(svc, unknown, &err), CAIRN_INVALID_ARGUMENT);
+  cairn_rpc_service_free(svc);
+}
+
 static void test_port_in_use(void **state) {
   fixture *f = *state;
   cairn_rpc_service *list[] = {f->service, NULL};
@@ -412,6 +496,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_direct_transport, setup, teardown),
       cmocka_unit_test_setup_teardown(test_graceful_stop_finishes_calls, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stop_with_queued_calls, setup, teardown),
+      cmocka_unit_test(test_blocking_methods_free_a_poller),
       cmocka_unit_test_setup_teardown(test_port_in_use, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
