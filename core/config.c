@@ -46,7 +46,7 @@ static const cairn_config_def defs[] = {
     {"grpc.maxMessageSize", Z, "256MB", 0, 0,
      "Largest gRPC message accepted or sent"},
     {"grpc.workers", I, "0", 0, 4096,
-     "gRPC worker threads (0 = twice the number of cores, at least 4)"},
+     "gRPC worker threads (0 = twice the cores, at least 4; in standalone one per core takes calls, the others stand by for blocking ones)"},
     {"http.host", S, "0.0.0.0", 0, 0, "Address of the /healthz and /metrics server"},
     {"http.port", I, "9091", 0, 65535,
      "Port of the /healthz and /metrics server (0 = pick a free port)"},
