@@ -342,7 +342,10 @@ typedef struct parsed_knobs {
   float radius, range_filter;
 } parsed_knobs;
 
-static _Thread_local parsed_knobs last_knobs;
+/* initial-exec: the library is linked into executables only, and the
+ * default model of -fPIC code would call __tls_get_addr (a dependency on
+ * ld.so itself that the runtime image checks refuse). */
+static _Thread_local parsed_knobs last_knobs __attribute__((tls_model("initial-exec")));
 
 static cairn_status parse_knobs(const char *params, parsed_knobs *out,
                                 cairn_error *err) {
