@@ -676,6 +676,22 @@ static gpr_timespec deadline_after(int64_t timeout_ms) {
                       gpr_time_from_millis(timeout_ms > 0 ? timeout_ms : 30000, GPR_TIMESPAN));
 }
 
+/* A packed reply unpacked into arena, or NULL when it does not parse. */
+static ProtobufCMessage *unpack_reply(grpc_byte_buffer *in,
+                                      const ProtobufCMessageDescriptor *desc,
+                                      cairn_arena *arena) {
+  grpc_byte_buffer_reader reader;
+  if (!grpc_byte_buffer_reader_init(&reader, in))
+    return NULL;
+  grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
+  grpc_byte_buffer_reader_destroy(&reader);
+  ProtobufCMessage *m = protobuf_c_message_unpack(desc, cairn_arena_protobuf(arena),
+                                                  GRPC_SLICE_LENGTH(all),
+                                                  GRPC_SLICE_START_PTR(all));
+  grpc_slice_unref(all);
+  return m;
+}
+
 /* One blocking unary call with a packed request; *in receives the packed
  * reply (the caller destroys it). */
 static bool rpc_call_bytes(lg_client *c, const char *method, grpc_byte_buffer *out,
@@ -719,14 +735,7 @@ static bool rpc_call(lg_client *c, const char *method, const ProtobufCMessage *r
     snprintf(why, why_cap, "%s: transport: no reply message", method);
     ok = false;
   } else if (ok) {
-    grpc_byte_buffer_reader reader;
-    if (grpc_byte_buffer_reader_init(&reader, in)) {
-      grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
-      grpc_byte_buffer_reader_destroy(&reader);
-      *reply = protobuf_c_message_unpack(reply_desc, cairn_arena_protobuf(arena),
-                                         GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
-      grpc_slice_unref(all);
-    }
+    *reply = unpack_reply(in, reply_desc, arena);
     ok = *reply != NULL;
     if (!ok)
       snprintf(why, why_cap, "%s: transport: malformed reply", method);
@@ -1030,19 +1039,9 @@ static bool search_reply_ids(grpc_byte_buffer *in, int64_t *ids, char *why, size
     snprintf(why, cap, "Search: no reply message");
     return false;
   }
-  grpc_byte_buffer_reader reader;
-  if (!grpc_byte_buffer_reader_init(&reader, in)) {
-    snprintf(why, cap, "Search: unreadable reply");
-    return false;
-  }
-  grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
-  grpc_byte_buffer_reader_destroy(&reader);
   cairn_arena *a = arena_new();
   Milvus__Proto__Milvus__SearchResults *r = (Milvus__Proto__Milvus__SearchResults *)
-      protobuf_c_message_unpack(&milvus__proto__milvus__search_results__descriptor,
-                                cairn_arena_protobuf(a), GRPC_SLICE_LENGTH(all),
-                                GRPC_SLICE_START_PTR(all));
-  grpc_slice_unref(all);
+      unpack_reply(in, &milvus__proto__milvus__search_results__descriptor, a);
   bool ok = false;
   if (r == NULL) {
     snprintf(why, cap, "Search: malformed reply");
