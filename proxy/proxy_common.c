@@ -79,21 +79,6 @@ cairn_status proxy_coll_open(cairn_rpc_ctx *ctx, const char *db_field,
   return st;
 }
 
-cairn_status proxy_coll_partitions(cairn_rpc_ctx *ctx, proxy_coll *c,
-                                   cairn_error *err) {
-  if (c->cached != NULL || c->partition_names != NULL)
-    return CAIRN_OK;
-  return load_partitions(ctx, c, err);
-}
-
-cairn_status proxy_coll_open_bare(cairn_rpc_ctx *ctx, const char *db_field,
-                                  const char *name, proxy_coll *out,
-                                  cairn_error *err) {
-  if (proxy_of(ctx)->cache != NULL)
-    return proxy_cache_open(ctx, db_field, name, out, err);
-  return proxy_coll_fetch(ctx, db_field, name, out, err);
-}
-
 cairn_status proxy_coll_fetch(cairn_rpc_ctx *ctx, const char *db_field,
                               const char *name, proxy_coll *out,
                               cairn_error *err) {

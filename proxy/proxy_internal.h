@@ -65,7 +65,7 @@ typedef struct proxy_coll {
   cairn_schema *schema;    /* owned unless cached: proxy_coll_release */
   int64_t id;
   size_t n_partitions;
-  char **partition_names;  /* NULL: not loaded yet */
+  char **partition_names;
   int64_t *partition_ids;
   int64_t *partition_in_memory; /* loaded percentage of each: 0 or 100 */
   const proxy_cached *cached; /* NULL: fetched for this request */
@@ -76,14 +76,6 @@ typedef struct proxy_coll {
 cairn_status proxy_coll_open(cairn_rpc_ctx *ctx, const char *db_field,
                              const char *name, proxy_coll *out,
                              cairn_error *err);
-/* The same without the partitions (one coordinator call fewer: Search and
- * Query name partitions rarely); proxy_coll_partitions loads them before
- * the first proxy_partition_id. On error *out needs no release. */
-cairn_status proxy_coll_open_bare(cairn_rpc_ctx *ctx, const char *db_field,
-                                  const char *name, proxy_coll *out,
-                                  cairn_error *err);
-cairn_status proxy_coll_partitions(cairn_rpc_ctx *ctx, proxy_coll *c,
-                                   cairn_error *err);
 void proxy_coll_release(proxy_coll *c);
 /* Always from the coordinator: the collection without its partitions; its
  * partitions; the load state (cf. proxy_check_loaded); the metric of the

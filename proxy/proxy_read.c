@@ -270,7 +270,6 @@ static cairn_status anns_field(const cairn_schema *s, const char *name,
   return CAIRN_OK;
 }
 
-/* The metric of the index on a field (searches must use it). */
 /* Decode the placeholder group into the field's vector layout. */
 static cairn_status decode_queries(cairn_arena *arena, const cairn_field *f,
                                    ProtobufCBinaryData group, size_t *nq,
@@ -329,7 +328,6 @@ static cairn_status decode_queries(cairn_arena *arena, const cairn_field *f,
   return CAIRN_OK;
 }
 
-/* Search params: flattened keys, or inside the "params" JSON object. */
 /* The index and range knobs of a params text. Clients send the same text
  * on every search, so each thread remembers the last text it parsed (a
  * pure function of the text; short texts only): the JSON parse was ~4% of
@@ -513,11 +511,9 @@ PROXY_HANDLER(proxy_search) {
       CAIRN_ARENA_NEW(ctx->arena, Milvus__Proto__Milvus__SearchResults, 1);
   milvus__proto__milvus__search_results__init(r);
   proxy_coll c;
-  cairn_status st = proxy_coll_open_bare(ctx, req->db_name, req->collection_name, &c, &err);
+  cairn_status st = proxy_coll_open(ctx, req->db_name, req->collection_name, &c, &err);
   if (st == CAIRN_OK) {
     st = proxy_check_loaded(ctx, &c, req->partition_names, req->n_partition_names, &err);
-    if (st == CAIRN_OK)
-      st = proxy_coll_partitions(ctx, &c, &err);
     if (st == CAIRN_OK)
       st = proxy_search_one(ctx, &c, req, req->partition_names,
                             req->n_partition_names, req->output_fields,
@@ -571,14 +567,12 @@ PROXY_HANDLER(proxy_query) {
   milvus__proto__milvus__query_results__init(r);
   proxy_coll c;
   cairn_expr *filter = NULL;
-  cairn_status st = proxy_coll_open_bare(ctx, req->db_name, req->collection_name, &c, &err);
+  cairn_status st = proxy_coll_open(ctx, req->db_name, req->collection_name, &c, &err);
   if (st == CAIRN_OK) {
     int64_t limit = -1, offset = 0;
     cairn_qn_query q = {.collection_id = c.id};
     bool count = wants_count(req->output_fields, req->n_output_fields);
     st = proxy_check_loaded(ctx, &c, req->partition_names, req->n_partition_names, &err);
-    if (st == CAIRN_OK)
-      st = proxy_coll_partitions(ctx, &c, &err);
     if (st == CAIRN_OK)
       st = kv_int(req->query_params, req->n_query_params, "limit", -1, 1, INT64_MAX / 2, &limit, &err);
     if (st == CAIRN_OK)
