@@ -113,6 +113,13 @@ int64_t proxy_partition_id(const proxy_coll *c, const char *name) {
   return -1;
 }
 
+/* The error of a read of a collection that is not loaded (Milvus code 101). */
+static cairn_status not_loaded(const proxy_coll *c, cairn_error *err) {
+  return cairn_error_set(err, CAIRN_COLLECTION_NOT_LOADED,
+                         "collection not loaded[collection=%s]",
+                         c->desc->collection_name);
+}
+
 cairn_status proxy_read_scope(cairn_rpc_ctx *ctx, const proxy_coll *c,
                               char *const *names, size_t n, int64_t **ids,
                               size_t *n_ids, cairn_error *err) {
@@ -132,9 +139,7 @@ cairn_status proxy_read_scope(cairn_rpc_ctx *ctx, const proxy_coll *c,
     if (c->partition_in_memory[i] > 0)
       (*ids)[(*n_ids)++] = c->partition_ids[i];
   if (*n_ids == 0)
-    return cairn_error_set(err, CAIRN_COLLECTION_NOT_LOADED,
-                           "collection not loaded[collection=%s]",
-                           c->desc->collection_name);
+    return not_loaded(c, err);
   return CAIRN_OK;
 }
 
@@ -151,9 +156,7 @@ cairn_status proxy_check_loaded(cairn_rpc_ctx *ctx, const proxy_coll *c,
   if (c->cached != NULL && n == 0)
     return proxy_cached_loaded(c->cached)
                ? CAIRN_OK
-               : cairn_error_set(err, CAIRN_COLLECTION_NOT_LOADED,
-                                 "collection not loaded[collection=%s]",
-                                 c->desc->collection_name);
+               : not_loaded(c, err);
   return proxy_check_loaded_fetch(ctx, c, partitions, n, err);
 }
 
@@ -174,9 +177,7 @@ cairn_status proxy_check_loaded_fetch(cairn_rpc_ctx *ctx, const proxy_coll *c,
     return st;
   if (((Milvus__Proto__Milvus__GetLoadStateResponse *)out)->state !=
       MILVUS__PROTO__COMMON__LOAD_STATE__LoadStateLoaded)
-    return cairn_error_set(err, CAIRN_COLLECTION_NOT_LOADED,
-                           "collection not loaded[collection=%s]",
-                           c->desc->collection_name);
+    return not_loaded(c, err);
   return CAIRN_OK;
 }
 
