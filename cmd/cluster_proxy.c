@@ -199,6 +199,18 @@ static cairn_status op_nothing(void *ctx, int64_t id, cairn_error *err) {
   return CAIRN_OK; /* the coordinator's assignment loop acts on it */
 }
 
+/* The querynodes drop the partition's rows at their next refresh (the
+ * catalogue shows its segments without rows); its objects stay until the
+ * collection is dropped. */
+static cairn_status op_partition_dropped(void *ctx, int64_t id, int64_t partition,
+                                         cairn_error *err) {
+  (void)ctx;
+  (void)id;
+  (void)partition;
+  (void)err;
+  return CAIRN_OK;
+}
+
 static int op_progress(void *ctx, int64_t id, cairn_error *err) {
   cluster_proxy *p = ctx;
   char prefix[128];
@@ -339,6 +351,7 @@ static cairn_status op_count(void *ctx, int64_t id, bool strong, uint64_t *rows,
 static const cairn_dataplane_ops ops = {
     .collection_created = op_nothing,
     .collection_dropped = op_nothing,
+    .partition_dropped = op_partition_dropped,
     .index_created = op_nothing,
     .load = op_nothing,
     .load_progress = op_progress,

@@ -70,6 +70,16 @@ static cairn_status op_dropped(void *ctx, int64_t id, cairn_error *err) {
   return cairn_datanode_drop(d->dn, id, err);
 }
 
+/* The querynode refreshes first: a partially loaded collection drops the
+ * partition's rows before their files go. */
+static cairn_status op_partition_dropped(void *ctx, int64_t id, int64_t partition,
+                                         cairn_error *err) {
+  standalone_data *d = ctx;
+  cairn_error ignored = {0}; /* not loaded: nothing to refresh */
+  cairn_querynode_refresh(d->qn, id, &ignored);
+  return cairn_datanode_drop_partition(d->dn, id, partition, err);
+}
+
 static cairn_status op_index_created(void *ctx, int64_t id, cairn_error *err) {
   return cairn_indexnode_schedule(((standalone_data *)ctx)->in, id, err);
 }
@@ -118,6 +128,7 @@ static cairn_status op_count(void *ctx, int64_t id, bool strong, uint64_t *rows,
 static const cairn_dataplane_ops ops = {
     .collection_created = op_created,
     .collection_dropped = op_dropped,
+    .partition_dropped = op_partition_dropped,
     .index_created = op_index_created,
     .load = op_load,
     .load_progress = op_progress,

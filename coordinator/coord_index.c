@@ -294,7 +294,7 @@ static void count_rows(cairn_rpc_ctx *ctx, const cat_coll *c,
   size_t n = 0;
   cairn_error err = {0};
   *total = *indexed = 0;
-  if (coord_list_segments(coord_of(ctx), ctx->arena, c->id, &segs, &n, &err) !=
+  if (coord_list_segments(coord_of(ctx), ctx->arena, c, &segs, &n, &err) !=
       CAIRN_OK)
     return;
   for (size_t i = 0; i < n; i++) {

@@ -112,10 +112,12 @@ extern const cairn_rpc_method coord_index_methods[];
 extern const cairn_rpc_method coord_load_methods[];
 extern const cairn_rpc_method coord_segment_methods[];
 
-/* Every sealed segment of a collection (records in the arena). */
+/* Every sealed segment of a collection (records in the arena), as readers
+ * see them: a segment of a dropped partition has no rows (it is shown
+ * delete-only, or left out when it carries no deletes). */
 struct Cairn__Data__SegmentInfo;
 cairn_status coord_list_segments(cairn_coord *coord, cairn_arena *arena,
-                                 int64_t collection_id,
+                                 const cat_coll *c,
                                  struct Cairn__Data__SegmentInfo ***out,
                                  size_t *n, cairn_error *err);
 /* Remove a dropped collection's segment records and channel checkpoints

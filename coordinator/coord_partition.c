@@ -193,7 +193,7 @@ static COORD_HANDLER(h_partition_statistics) {
       Cairn__Data__SegmentInfo **segs = NULL;
       size_t n = 0;
       uint64_t rows = 0;
-      if (coord_list_segments(coord_of(ctx), ctx->arena, c->id, &segs, &n, &err) ==
+      if (coord_list_segments(coord_of(ctx), ctx->arena, c, &segs, &n, &err) ==
           CAIRN_OK)
         for (size_t i = 0; i < n; i++)
           if (segs[i]->partition_id == part)

@@ -130,11 +130,38 @@ static bool partition_wanted(const Cairn__Internal__ListSegmentsRequest *req,
   return false;
 }
 
+static bool partition_live(const cat_coll *c, int64_t partition) {
+  if (partition < 0) /* a delete-only segment */
+    return true;
+  for (size_t i = 0; i < c->n_partitions; i++)
+    if (c->partitions[i]->id == partition)
+      return true;
+  return false;
+}
+
+/* A segment of a dropped partition as readers see it: its rows are gone,
+ * but the delta log it names (the deletes of its cut, which may hit rows
+ * of live partitions) must still be applied, so it is shown delete-only
+ * (the shape of the datanode's delete-only segments); one that names no
+ * delta log is left out (false). */
+static bool deletes_only(seg_info *s) {
+  if (s->deltalog_key == NULL || s->deltalog_key[0] == '\0')
+    return false;
+  s->partition_id = -1;
+  s->num_rows = 0;
+  s->n_binlogs = 0;
+  s->binlogs = NULL;
+  s->stats_key = (char *)"";
+  s->n_index_files = 0;
+  s->index_files = NULL;
+  return true;
+}
+
 cairn_status coord_list_segments(cairn_coord *coord, cairn_arena *arena,
-                                 int64_t collection_id, seg_info ***out,
+                                 const cat_coll *c, seg_info ***out,
                                  size_t *n, cairn_error *err) {
   char prefix[KEY_MAX];
-  snprintf(prefix, sizeof prefix, KEY_SEG "%" PRId64 "/", collection_id);
+  snprintf(prefix, sizeof prefix, KEY_SEG "%" PRId64 "/", c->id);
   cairn_meta_kvs kvs = {0};
   *n = 0;
   cairn_status st = cairn_meta_range(coord->meta, prefix, NULL, 0, &kvs, err);
@@ -145,7 +172,7 @@ cairn_status coord_list_segments(cairn_coord *coord, cairn_arena *arena,
     if (s == NULL)
       st = cairn_error_set(err, CAIRN_CORRUPT, "segment record %s is corrupt",
                            kvs.items[i].key);
-    else
+    else if (partition_live(c, s->partition_id) || deletes_only(s))
       (*out)[(*n)++] = s;
   }
   cairn_meta_kvs_free(&kvs);
@@ -165,8 +192,7 @@ static COORD_HANDLER(h_list_segments) {
   cairn_status st = cairn_catalog_get_collection_by_id(
       coord_of(ctx)->cat, ctx->arena, req->collection_id, &c, &err);
   if (st == CAIRN_OK)
-    st = coord_list_segments(coord_of(ctx), ctx->arena, req->collection_id, &all,
-                             &n, &err);
+    st = coord_list_segments(coord_of(ctx), ctx->arena, c, &all, &n, &err);
   if (st == CAIRN_OK) {
     r->segments = CAIRN_ARENA_NEW(ctx->arena, seg_info *, n + 1);
     for (size_t i = 0; i < n; i++)

@@ -73,6 +73,13 @@ void cairn_datanode_unwatch(cairn_datanode *dn, int64_t collection_id);
 /* Stop consuming a dropped collection and remove its objects. */
 cairn_status cairn_datanode_drop(cairn_datanode *dn, int64_t collection_id,
                                  cairn_error *err);
+/* Remove the objects of a dropped partition's rows (insert and stats logs,
+ * index files); its delta logs stay, they may hold deletes of rows of other
+ * partitions (dn_drop.c). */
+cairn_status cairn_datanode_drop_partition(cairn_datanode *dn,
+                                           int64_t collection_id,
+                                           int64_t partition_id,
+                                           cairn_error *err);
 /* Seal and flush everything produced to the collection's channels before
  * the call; returns once the segments are recorded in the catalogue. The IDs
  * of the collection's sealed segments (all of them, new and old) are

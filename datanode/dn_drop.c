@@ -1,5 +1,5 @@
 /*
- * dn_drop.c — removing a dropped collection's objects.
+ * dn_drop.c — removing the objects of a dropped collection or partition.
  *
  * What goes: every key under insert_log/{coll}/, delta_log/{coll}/ and
  * stats_log/{coll}/ (recorded segments and the garbage of flushes that were
@@ -11,6 +11,15 @@
  * and index_files/ is listed and filtered on the segment component.
  * Segment ids are unique across collections (CoordService.AllocID), so the
  * filter never hits another collection's files.
+ *
+ * A dropped partition loses its insert logs, insert_log/{coll}/{part}/,
+ * its stats logs, stats_log/{coll}/{part}/, and the index files of the
+ * segments found there; its delta logs stay: the delta log of a flush
+ * lives under the flush's first segment whatever its partition, and holds
+ * deletes of rows of every partition (dn_flush.c), so it is still read
+ * (the catalogue shows such a segment delete-only, coord_segment.c). Rows
+ * of the partition that were still buffered are flushed later into
+ * objects that stay until the collection is dropped.
  *
  * XXX listing index_files/ costs one pass over every index file of the
  * store; a per-collection index prefix would need a new key layout.
@@ -134,35 +143,91 @@ static cairn_status catalogue_segments(cairn_datanode *dn, int64_t id,
 
 static const char *const log_dirs[] = {"insert_log", "delta_log", "stats_log"};
 
+static void sort_unique(id_set *set) {
+  if (set->n > 1)
+    qsort(set->ids, set->n, sizeof *set->ids, cmp_id);
+  size_t u = 0;
+  for (size_t i = 0; i < set->n; i++)
+    if (u == 0 || set->ids[u - 1] != set->ids[i])
+      set->ids[u++] = set->ids[i];
+  set->n = u;
+}
+
+/* Removes the index files of the (sorted) segments; *removed counts them. */
+static cairn_status remove_index_files(cairn_datanode *dn, const id_set *segs,
+                                       size_t *removed, cairn_error *err) {
+  index_ctx ic = {.store = dn->opts.objstore, .segs = segs};
+  cairn_status st = CAIRN_OK;
+  if (segs->n > 0) {
+    char prefix[CAIRN_OBJ_MAX_KEY];
+    dn_key(dn, prefix, sizeof prefix, "index_files/");
+    st = each_key(dn->opts.objstore, prefix, remove_index_file, &ic, err);
+  }
+  *removed = ic.removed;
+  return st;
+}
+
 cairn_status dn_remove_objects(cairn_datanode *dn, int64_t id,
                                cairn_error *err) {
   cairn_objstore *store = dn->opts.objstore;
   id_set set = {0};
   char prefix[CAIRN_OBJ_MAX_KEY];
+  size_t removed = 0;
   cairn_status st = catalogue_segments(dn, id, &set, err);
   for (size_t i = 0; st == CAIRN_OK && i < 3; i++) {
     dn_key(dn, prefix, sizeof prefix, "%s/%" PRId64 "/", log_dirs[i], id);
     st = each_key(store, prefix, add_log_segment, &set, err);
   }
-  if (set.n > 1)
-    qsort(set.ids, set.n, sizeof *set.ids, cmp_id);
-  size_t u = 0;
-  for (size_t i = 0; i < set.n; i++)
-    if (u == 0 || set.ids[u - 1] != set.ids[i])
-      set.ids[u++] = set.ids[i];
-  set.n = u;
-  index_ctx ic = {.store = store, .segs = &set};
-  if (st == CAIRN_OK && set.n > 0) {
-    dn_key(dn, prefix, sizeof prefix, "index_files/");
-    st = each_key(store, prefix, remove_index_file, &ic, err);
-  }
+  sort_unique(&set);
+  if (st == CAIRN_OK)
+    st = remove_index_files(dn, &set, &removed, err);
   for (size_t i = 0; st == CAIRN_OK && i < 3; i++) {
     dn_key(dn, prefix, sizeof prefix, "%s/%" PRId64 "/", log_dirs[i], id);
     st = cairn_objstore_remove_prefix(store, prefix, err);
   }
   if (st == CAIRN_OK)
     cairn_log_info("datanode: removed the objects of collection %" PRId64
-                   " (%zu segments, %zu index files)", id, set.n, ic.removed);
+                   " (%zu segments, %zu index files)", id, set.n, removed);
+  free(set.ids);
+  return st;
+}
+
+static cairn_status add_partition_segment(void *ctx, const char *rest,
+                                          const char *key, cairn_error *err) {
+  (void)key;
+  int64_t seg = component(rest, 0); /* {segment}/... */
+  return seg >= 0 ? id_add(ctx, seg, err) : CAIRN_OK;
+}
+
+/* The logs of a partition that go with it (see the top). */
+static const char *const partition_dirs[] = {"insert_log", "stats_log"};
+
+cairn_status cairn_datanode_drop_partition(cairn_datanode *dn,
+                                           int64_t collection_id,
+                                           int64_t partition_id,
+                                           cairn_error *err) {
+  cairn_objstore *store = dn->opts.objstore;
+  id_set set = {0};
+  char prefix[CAIRN_OBJ_MAX_KEY];
+  size_t removed = 0;
+  cairn_status st = CAIRN_OK;
+  for (size_t i = 0; st == CAIRN_OK && i < 2; i++) {
+    dn_key(dn, prefix, sizeof prefix, "%s/%" PRId64 "/%" PRId64 "/",
+           partition_dirs[i], collection_id, partition_id);
+    st = each_key(store, prefix, add_partition_segment, &set, err);
+  }
+  sort_unique(&set);
+  if (st == CAIRN_OK)
+    st = remove_index_files(dn, &set, &removed, err);
+  for (size_t i = 0; st == CAIRN_OK && i < 2; i++) {
+    dn_key(dn, prefix, sizeof prefix, "%s/%" PRId64 "/%" PRId64 "/",
+           partition_dirs[i], collection_id, partition_id);
+    st = cairn_objstore_remove_prefix(store, prefix, err);
+  }
+  if (st == CAIRN_OK)
+    cairn_log_info("datanode: removed the rows of partition %" PRId64
+                   " of collection %" PRId64 " (%zu segments, %zu index files)",
+                   partition_id, collection_id, set.n, removed);
   free(set.ids);
   return st;
 }

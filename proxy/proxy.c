@@ -169,7 +169,7 @@ static const char *const forwarded[] = {
 static const char *const forwarded_writes[] = {
     "AllocTimestamp",   "CreateDatabase", "DropDatabase",
     "AlterDatabase",    "AlterCollection", "RenameCollection",
-    "CreatePartition",  "DropPartition",  "ReleasePartitions",
+    "CreatePartition",  "ReleasePartitions",
     "CreateAlias",      "DropAlias",      "AlterAlias",
     "DropIndex",        NULL,
 };
@@ -182,6 +182,7 @@ static const struct {
 } data_methods[] = {
     {{"CreateCollection", proxy_create_collection}, true},
     {{"DropCollection", proxy_drop_collection}, true},
+    {{"DropPartition", proxy_drop_partition}, true},
     {{"LoadCollection", proxy_load_collection}, true},
     {{"LoadPartitions", proxy_load_partitions}, true},
     {{"ReleaseCollection", proxy_release_collection}, true},
@@ -202,8 +203,8 @@ static const struct {
 
 /* Data methods that wait: for the log's sync, a flush, another role. */
 static const char *const data_blocking[] = {
-    "CreateCollection", "DropCollection", "LoadCollection", "LoadPartitions",
-    "ReleaseCollection", "CreateIndex", "Insert", "Upsert", "Delete", "Flush",
+    "CreateCollection", "DropCollection", "DropPartition", "LoadCollection",
+    "LoadPartitions", "ReleaseCollection", "CreateIndex", "Insert", "Upsert", "Delete", "Flush",
     NULL,
 };
 

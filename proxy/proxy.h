@@ -34,6 +34,9 @@ typedef struct cairn_dataplane_ops {
                                      cairn_error *err);
   cairn_status (*collection_dropped)(void *ctx, int64_t collection_id,
                                      cairn_error *err);
+  /* A partition was dropped in the catalogue (remove its rows' objects). */
+  cairn_status (*partition_dropped)(void *ctx, int64_t collection_id,
+                                    int64_t partition_id, cairn_error *err);
   /* An index definition was created (schedule builds). */
   cairn_status (*index_created)(void *ctx, int64_t collection_id,
                                 cairn_error *err);

@@ -73,6 +73,41 @@ PROXY_HANDLER(proxy_drop_collection) {
   return code;
 }
 
+/* The ids of a collection and of one of its partitions (0 when either
+ * cannot be resolved). */
+static void partition_id(cairn_rpc_ctx *ctx, const char *db, const char *name,
+                         const char *partition, int64_t *coll_id,
+                         int64_t *part_id) {
+  proxy_coll c;
+  cairn_error err = {0};
+  *coll_id = *part_id = 0;
+  if (partition == NULL || proxy_coll_open(ctx, db, name, &c, &err) != CAIRN_OK)
+    return;
+  for (size_t i = 0; i < c.n_partitions; i++)
+    if (strcmp(c.partition_names[i], partition) == 0) {
+      *coll_id = c.id;
+      *part_id = c.partition_ids[i];
+    }
+  proxy_coll_release(&c);
+}
+
+PROXY_HANDLER(proxy_drop_partition) {
+  const Milvus__Proto__Milvus__DropPartitionRequest *req =
+      (const Milvus__Proto__Milvus__DropPartitionRequest *)msg;
+  int64_t coll_id, part_id;
+  partition_id(ctx, req->db_name, req->collection_name, req->partition_name,
+               &coll_id, &part_id);
+  bool ok;
+  cairn_grpc_code code = forward_ok(ctx, msg, reply, &ok);
+  if (!ok || coll_id == 0)
+    return code;
+  cairn_error err = {0};
+  cairn_proxy *p = proxy_of(ctx);
+  if (p->data->partition_dropped(p->data_ctx, coll_id, part_id, &err) != CAIRN_OK)
+    return fail_with(ctx, &err, reply);
+  return code;
+}
+
 static cairn_grpc_code load(cairn_rpc_ctx *ctx, const ProtobufCMessage *msg,
                             const char *db, const char *name,
                             ProtobufCMessage **reply) {

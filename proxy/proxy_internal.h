@@ -135,6 +135,7 @@ PROXY_HANDLER(proxy_query);
 /* Catalogue calls with data-path side effects (proxy_hooks.c). */
 PROXY_HANDLER(proxy_create_collection);
 PROXY_HANDLER(proxy_drop_collection);
+PROXY_HANDLER(proxy_drop_partition);
 PROXY_HANDLER(proxy_load_collection);
 PROXY_HANDLER(proxy_load_partitions);
 PROXY_HANDLER(proxy_release_collection);

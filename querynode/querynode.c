@@ -164,8 +164,11 @@ static int cmp_sealed(const void *a, const void *b) {
 static qn_sealed *find_loaded(const qn_view *v, const seg_info *info) {
   for (size_t i = 0; v != NULL && i < v->n_sealed; i++)
     if (v->sealed[i]->id == info->id) {
+      /* another index, or rows gone (a dropped partition's segment is
+       * listed delete-only): load it again */
       char *sig = qn_index_sig(info);
-      bool same = sig != NULL && strcmp(sig, v->sealed[i]->index_sig) == 0;
+      bool same = sig != NULL && strcmp(sig, v->sealed[i]->index_sig) == 0 &&
+                  v->sealed[i]->partition_id == info->partition_id;
       free(sig);
       return same ? v->sealed[i] : NULL;
     }
