@@ -191,13 +191,14 @@ static COORD_HANDLER(h_list_segments) {
   cat_coll *c = NULL;
   cairn_status st = cairn_catalog_get_collection_by_id(
       coord_of(ctx)->cat, ctx->arena, req->collection_id, &c, &err);
-  if (st == CAIRN_OK)
-    st = coord_list_segments(coord_of(ctx), ctx->arena, c, &all, &n, &err);
+  /* Checkpoints first, then segments: a flush records its segments and
+   * its checkpoint in one transaction, so every segment up to the
+   * checkpoints read is listed. The other order could pair a checkpoint
+   * with a segment list that misses the flush that moved it, and a reader
+   * trimming its growing rows to that checkpoint would lose the flush's
+   * rows. Segments past a checkpoint (a flush in between) are fine: readers
+   * take a channel's position as the furthest of both. */
   if (st == CAIRN_OK) {
-    r->segments = CAIRN_ARENA_NEW(ctx->arena, seg_info *, n + 1);
-    for (size_t i = 0; i < n; i++)
-      if (partition_wanted(req, all[i]->partition_id))
-        r->segments[r->n_segments++] = all[i];
     r->checkpoints = CAIRN_ARENA_NEW(ctx->arena, chan_cp *, c->n_virtual_channels + 1);
     for (size_t i = 0; st == CAIRN_OK && i < c->n_virtual_channels; i++) {
       chan_cp *cp = NULL;
@@ -207,6 +208,14 @@ static COORD_HANDLER(h_list_segments) {
       if (cp != NULL)
         r->checkpoints[r->n_checkpoints++] = cp;
     }
+  }
+  if (st == CAIRN_OK)
+    st = coord_list_segments(coord_of(ctx), ctx->arena, c, &all, &n, &err);
+  if (st == CAIRN_OK) {
+    r->segments = CAIRN_ARENA_NEW(ctx->arena, seg_info *, n + 1);
+    for (size_t i = 0; i < n; i++)
+      if (partition_wanted(req, all[i]->partition_id))
+        r->segments[r->n_segments++] = all[i];
   }
   r->status = cairn_pb_status_err(ctx->arena, &err);
   *reply = &r->base;

@@ -209,12 +209,23 @@ static cairn_status load_sealed(qn_coll *c, const qn_view *old, seg_info **infos
   return CAIRN_OK;
 }
 
-static int64_t checkpoint_of(const Cairn__Internal__ListSegmentsResponse *r,
-                             const char *channel) {
+/* Where the channel's sealed data ends: the furthest of its checkpoint and
+ * of its listed segments' ends. The coordinator reads the checkpoints
+ * before the segments (coord_segment.c), so a flush recorded in between
+ * shows its segments with the older checkpoint; trimming to that
+ * checkpoint alone would keep the flush's rows twice, growing and sealed. */
+static int64_t covered_of(const Cairn__Internal__ListSegmentsResponse *r,
+                          const char *channel) {
+  int64_t pos = 0;
   for (size_t i = 0; i < r->n_checkpoints; i++)
-    if (strcmp(r->checkpoints[i]->channel, channel) == 0)
-      return r->checkpoints[i]->position;
-  return 0;
+    if (strcmp(r->checkpoints[i]->channel, channel) == 0 &&
+        r->checkpoints[i]->position > pos)
+      pos = r->checkpoints[i]->position;
+  for (size_t i = 0; i < r->n_segments; i++)
+    if (strcmp(r->segments[i]->channel, channel) == 0 &&
+        r->segments[i]->end_position > pos)
+      pos = r->segments[i]->end_position;
+  return pos;
 }
 
 /* Moves every channel to its checkpoint (chan->mu held by the caller):
@@ -261,7 +272,7 @@ static cairn_status publish_view(qn_coll *c, const Cairn__Internal__ListSegments
     pthread_mutex_lock(&c->chans[i].mu);
   for (size_t i = 0; st == CAIRN_OK && i < c->n_chans; i++) {
     qn_chan *ch = &c->chans[i];
-    st = move_channel_nolock(c, ch, checkpoint_of(r, ch->name), initial, err);
+    st = move_channel_nolock(c, ch, covered_of(r, ch->name), initial, err);
     if (st == CAIRN_OK) {
       qn_growing_ref(ch->g);
       gs[v->n_growing++] = ch->g;

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "binlog.h"
+#include "cairn_data.pb-c.h"
 #include "cairn_internal.pb-c.h"
 #include "test_querynode_util.h"
 
@@ -547,6 +548,50 @@ static void test_growing_appends(void **state) {
   tq_close(&w);
 }
 
+/* Stores a channel's checkpoint as `position`, as a ListSegments that read
+ * the checkpoint just before a flush committed sees it. */
+static void set_checkpoint(tq_world *w, int ch, int64_t position) {
+  Cairn__Data__ChannelCheckpoint cp = CAIRN__DATA__CHANNEL_CHECKPOINT__INIT;
+  cp.channel = w->chans[ch].name;
+  cp.collection_id = w->coll_id;
+  cp.position = position;
+  uint8_t buf[512];
+  size_t len = cairn__data__channel_checkpoint__pack(&cp, buf);
+  char key[400];
+  snprintf(key, sizeof key, "cairn/catalog/chcp/%s", w->chans[ch].name);
+  OK(cairn_meta_put(w->meta, key, buf, len, 0, NULL, E));
+}
+
+/* A segment list that runs past its channel's checkpoint (the coordinator
+ * reads checkpoints, then segments; a flush may commit in between): the
+ * rows of that flush are sealed, so neither a refresh nor a first load may
+ * keep or read them as growing too. */
+static void test_segments_past_checkpoint(void **state) {
+  (void)state;
+  tq_world w;
+  tq_open(&w, 16, 0);
+  for (int i = 0; i < 10; i++)
+    for (int ch = 0; ch < 2; ch++) {
+      size_t f = tq_add_rows(&w, 20, w.part_default, (uint64_t)(i * 2 + ch) + 900);
+      tq_insert(&w, ch, f, 20, 0);
+    }
+  tq_load(&w);
+  assert_int_equal(count(&w), w.n_rows);
+  int64_t before = w.chans[0].cp;
+  tq_flush_to(&w, 0, before + 5);
+  set_checkpoint(&w, 0, before);
+  OK(cairn_querynode_refresh(w.qn, w.coll_id, E));
+  assert_int_equal(count(&w), w.n_rows);
+  OK(cairn_querynode_release(w.qn, w.coll_id, E));
+  tq_load(&w);
+  assert_int_equal(count(&w), w.n_rows);
+  set_checkpoint(&w, 0, w.chans[0].cp);
+  tq_flush_to(&w, 0, w.chans[0].cp + 5);
+  OK(cairn_querynode_refresh(w.qn, w.coll_id, E));
+  assert_int_equal(count(&w), w.n_rows);
+  tq_close(&w);
+}
+
 /* Searches scoped to partitions over growing rows of mixed partitions: a
  * growing segment whose partitions are all wanted is searched whole, one
  * holding rows of an unwanted partition is filtered row by row. */
@@ -700,6 +745,7 @@ int main(void) {
       cmocka_unit_test(test_growing_appends),
       cmocka_unit_test(test_growing_partitions),
       cmocka_unit_test(test_refresh_concurrent),
+      cmocka_unit_test(test_segments_past_checkpoint),
       cmocka_unit_test(test_index_files),
   };
   int fails = cmocka_run_group_tests(tests, setup, teardown);
