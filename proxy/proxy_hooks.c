@@ -83,11 +83,11 @@ static void partition_id(cairn_rpc_ctx *ctx, const char *db, const char *name,
   *coll_id = *part_id = 0;
   if (partition == NULL || proxy_coll_open(ctx, db, name, &c, &err) != CAIRN_OK)
     return;
-  for (size_t i = 0; i < c.n_partitions; i++)
-    if (strcmp(c.partition_names[i], partition) == 0) {
-      *coll_id = c.id;
-      *part_id = c.partition_ids[i];
-    }
+  int64_t id = proxy_partition_id(&c, partition);
+  if (id >= 0) {
+    *coll_id = c.id;
+    *part_id = id;
+  }
   proxy_coll_release(&c);
 }
 
