@@ -17,6 +17,13 @@
  * the nodes follow.
  *
  * Clients: one gRPC client per node address, kept for the proxy's life.
+ *
+ * Catalogue version: a watch of the catalogue's records in etcd (all but
+ * segments and checkpoints, catalog.h) through cairn_meta_version; the
+ * proxy caches the collections it resolves against it (proxy_cache.c),
+ * which spares a Search its four coordinator calls. The watch learns of
+ * another proxy's DDL a moment after it returned, so row writes skip the
+ * cache (cairn_proxy_options.catalog_version_lags).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -27,9 +34,11 @@
 #include <time.h>
 
 #include "cairn_cluster.pb-c.h"
+#include "catalog.h"
 #include "cluster.h"
 #include "cluster_roles.h"
 #include "log.h"
+#include "meta_version.h"
 #include "milvus_util.h"
 #include "qn_wire.h"
 
@@ -50,6 +59,7 @@ struct cluster_proxy {
   cairn_cluster_view *view;
   cairn_rpc_client *coord;
   cairn_session *session;
+  cairn_meta_version *catalog; /* the catalogue's version */
   pthread_mutex_t mu; /* guards clients */
   node_client *clients;
   atomic_uint next_replica;
@@ -381,6 +391,11 @@ cairn_status cluster_proxy_open(const cairn_config *cfg, cairn_meta *meta,
     st = cairn_cluster_view_open(meta, NULL, NULL, &p->view, err);
   if (st == CAIRN_OK)
     st = cluster_coord_client(cfg, p->view, &p->coord, err);
+  static const char *const volatile_records[] = {
+      CAIRN_CATALOG_SEGMENT_PREFIX, CAIRN_CATALOG_CHECKPOINT_PREFIX, NULL};
+  if (st == CAIRN_OK)
+    st = cairn_meta_version_open(meta, CAIRN_CATALOG_PREFIX, volatile_records, &p->catalog,
+                                 err);
   if (st != CAIRN_OK) {
     cluster_proxy_close(p);
     return st;
@@ -391,6 +406,9 @@ cairn_status cluster_proxy_open(const cairn_config *cfg, cairn_meta *meta,
 
 cairn_rpc_client *cluster_proxy_coord(cluster_proxy *p) { return p->coord; }
 cairn_mq *cluster_proxy_mq(cluster_proxy *p) { return p->mq; }
+uint64_t cluster_proxy_catalog_version(void *p) {
+  return cairn_meta_version_get(((cluster_proxy *)p)->catalog);
+}
 
 cairn_status cluster_proxy_register(cluster_proxy *p, const char *address,
                                     cairn_error *err) {
@@ -405,6 +423,7 @@ void cluster_proxy_close(cluster_proxy *p) {
   if (p == NULL)
     return;
   cairn_session_close(p->session);
+  cairn_meta_version_close(p->catalog);
   for (node_client *c = p->clients, *next; c != NULL; c = next) {
     next = c->next;
     cairn_rpc_client_free(c->client);

@@ -72,6 +72,9 @@ cairn_status cluster_proxy_open(const cairn_config *cfg, cairn_meta *meta,
  * proxy uses; all owned by the cluster_proxy. */
 cairn_rpc_client *cluster_proxy_coord(cluster_proxy *p);
 cairn_mq *cluster_proxy_mq(cluster_proxy *p);
+/* The catalogue's version as a watch follows it (meta_version.h); p is the
+ * cluster_proxy (cairn_proxy_options.catalog_version). */
+uint64_t cluster_proxy_catalog_version(void *p);
 const cairn_dataplane_ops *cluster_proxy_ops(void);
 cairn_status cluster_proxy_register(cluster_proxy *p, const char *address,
                                     cairn_error *err);

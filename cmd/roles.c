@@ -239,6 +239,9 @@ static cairn_status start_roles(role_state *s, cairn_error *err) {
     opts.mq = cluster_proxy_mq(s->cluster_proxy);
     opts.data = cluster_proxy_ops();
     opts.data_ctx = s->cluster_proxy;
+    opts.catalog_version = cluster_proxy_catalog_version;
+    opts.catalog_version_ctx = s->cluster_proxy;
+    opts.catalog_version_lags = true;
   }
   cairn_rpc_client *coord = s->cluster_proxy ? cluster_proxy_coord(s->cluster_proxy)
                                              : s->coord_client;

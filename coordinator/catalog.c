@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_DB "cairn/catalog/db/"
-#define KEY_COLL "cairn/catalog/coll/"
-#define KEY_COLLID "cairn/catalog/collid/"
-#define KEY_ALIAS "cairn/catalog/alias/"
+#define KEY_DB CAIRN_CATALOG_PREFIX "db/"
+#define KEY_COLL CAIRN_CATALOG_PREFIX "coll/"
+#define KEY_COLLID CAIRN_CATALOG_PREFIX "collid/"
+#define KEY_ALIAS CAIRN_CATALOG_PREFIX "alias/"
 #define KEY_MAX 512
 
 struct cairn_catalog {

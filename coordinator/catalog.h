@@ -30,6 +30,16 @@
 #include "meta.h"
 #include "status.h"
 
+/* Every catalogue key starts with CAIRN_CATALOG_PREFIX. The segment records
+ * and channel checkpoints (coord_segment.c) live under the two prefixes
+ * below and change with every flush; the rest (databases, collections with
+ * their partitions, indexes and load state, aliases) changes only by DDL:
+ * what a cache of collections is checked against (a watch of the prefix
+ * ignoring those two, cmd/cluster_proxy.c). */
+#define CAIRN_CATALOG_PREFIX "cairn/catalog/"
+#define CAIRN_CATALOG_SEGMENT_PREFIX CAIRN_CATALOG_PREFIX "seg/"
+#define CAIRN_CATALOG_CHECKPOINT_PREFIX CAIRN_CATALOG_PREFIX "chcp/"
+
 typedef Cairn__Catalog__DatabaseInfo cat_db;
 typedef Cairn__Catalog__CollectionInfo cat_coll;
 typedef Cairn__Catalog__PartitionInfo cat_part;

@@ -18,8 +18,8 @@
 #include "cairn_internal.pb-c.h"
 #include "coord_internal.h"
 
-#define KEY_SEG "cairn/catalog/seg/"
-#define KEY_CHCP "cairn/catalog/chcp/"
+#define KEY_SEG CAIRN_CATALOG_SEGMENT_PREFIX
+#define KEY_CHCP CAIRN_CATALOG_CHECKPOINT_PREFIX
 #define KEY_MAX 512
 
 typedef Cairn__Data__SegmentInfo seg_info;

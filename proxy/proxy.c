@@ -18,6 +18,8 @@
 
 /* ---- forwarding to the coordinator ---- */
 
+static bool is_catalogue_write(const char *name);
+
 /* Set the request's db_name (when it has one and it is empty). */
 static void fill_db_name(cairn_rpc_ctx *ctx, ProtobufCMessage *req) {
   const ProtobufCFieldDescriptor *f =
@@ -71,6 +73,8 @@ cairn_grpc_code proxy_forward(cairn_rpc_ctx *ctx, const ProtobufCMessage *msg,
   if (cairn_rpc_call(proxy_of(ctx)->coord, path, msg, m->output, &opts,
                      ctx->arena, reply, &err) != CAIRN_OK)
     *reply = proxy_error_reply(ctx->arena, m->output, &err);
+  if (is_catalogue_write(name)) /* failed or not: it may have been applied */
+    proxy_cache_forget(proxy_of(ctx)->cache);
   return *reply != NULL ? CAIRN_GRPC_OK : CAIRN_GRPC_RESOURCE_EXHAUSTED;
 }
 
@@ -158,7 +162,8 @@ static PROXY_HANDLER(h_check_health) {
 
 /* Catalogue methods forwarded unchanged to the coordinator method of the
  * same name: reads, then writes (which wait for the meta store's sync:
- * marked blocking for the gRPC server, rpc.h). */
+ * marked blocking for the gRPC server, rpc.h), then AllocTimestamp (which
+ * waits too, but changes no catalogue record). */
 static const char *const forwarded[] = {
     "DescribeDatabase", "ListDatabases",  "HasCollection",
     "DescribeCollection", "ShowCollections", "HasPartition",
@@ -167,37 +172,40 @@ static const char *const forwarded[] = {
     "GetIndexBuildProgress", NULL,
 };
 static const char *const forwarded_writes[] = {
-    "AllocTimestamp",   "CreateDatabase", "DropDatabase",
+    "CreateDatabase",   "DropDatabase",
     "AlterDatabase",    "AlterCollection", "RenameCollection",
     "CreatePartition",  "ReleasePartitions",
     "CreateAlias",      "DropAlias",      "AlterAlias",
     "DropIndex",        NULL,
 };
+static const char *const forwarded_blocking[] = {"AllocTimestamp", NULL};
 
 /* Methods with a data-path side. Without a data path the catalogue ones
- * are plain forwards and the others are not served (UNIMPLEMENTED). */
+ * are plain forwards and the others are not served (UNIMPLEMENTED).
+ * catalogue_write: the coordinator call it forwards changes the catalogue. */
 static const struct {
   cairn_rpc_method method;
   bool catalogue;
+  bool catalogue_write;
 } data_methods[] = {
-    {{"CreateCollection", proxy_create_collection}, true},
-    {{"DropCollection", proxy_drop_collection}, true},
-    {{"DropPartition", proxy_drop_partition}, true},
-    {{"LoadCollection", proxy_load_collection}, true},
-    {{"LoadPartitions", proxy_load_partitions}, true},
-    {{"ReleaseCollection", proxy_release_collection}, true},
-    {{"GetLoadingProgress", proxy_loading_progress}, true},
-    {{"GetLoadState", proxy_load_state}, true},
-    {{"CreateIndex", proxy_create_index}, true},
-    {{"GetCollectionStatistics", proxy_collection_statistics}, true},
-    {{"Insert", proxy_insert}, false},
-    {{"Upsert", proxy_upsert}, false},
-    {{"Delete", proxy_delete}, false},
-    {{"Flush", proxy_flush}, false},
-    {{"GetFlushState", proxy_flush_state}, false},
-    {{"Search", proxy_search}, false},
-    {{"HybridSearch", proxy_hybrid_search}, false},
-    {{"Query", proxy_query}, false},
+    {{"CreateCollection", proxy_create_collection}, true, true},
+    {{"DropCollection", proxy_drop_collection}, true, true},
+    {{"DropPartition", proxy_drop_partition}, true, true},
+    {{"LoadCollection", proxy_load_collection}, true, true},
+    {{"LoadPartitions", proxy_load_partitions}, true, true},
+    {{"ReleaseCollection", proxy_release_collection}, true, true},
+    {{"GetLoadingProgress", proxy_loading_progress}, true, false},
+    {{"GetLoadState", proxy_load_state}, true, false},
+    {{"CreateIndex", proxy_create_index}, true, true},
+    {{"GetCollectionStatistics", proxy_collection_statistics}, true, false},
+    {{"Insert", proxy_insert}, false, false},
+    {{"Upsert", proxy_upsert}, false, false},
+    {{"Delete", proxy_delete}, false, false},
+    {{"Flush", proxy_flush}, false, false},
+    {{"GetFlushState", proxy_flush_state}, false, false},
+    {{"Search", proxy_search}, false, false},
+    {{"HybridSearch", proxy_hybrid_search}, false, false},
+    {{"Query", proxy_query}, false, false},
 };
 #define N_DATA_METHODS (sizeof data_methods / sizeof data_methods[0])
 
@@ -208,13 +216,24 @@ static const char *const data_blocking[] = {
     NULL,
 };
 
+/* Does the coordinator method `name` change the catalogue? */
+static bool is_catalogue_write(const char *name) {
+  for (size_t i = 0; forwarded_writes[i] != NULL; i++)
+    if (strcmp(forwarded_writes[i], name) == 0)
+      return true;
+  for (size_t i = 0; i < N_DATA_METHODS; i++)
+    if (data_methods[i].catalogue_write && strcmp(data_methods[i].method.name, name) == 0)
+      return true;
+  return false;
+}
+
 static cairn_status build_service(cairn_proxy *p, cairn_error *err) {
   size_t n = 0, n_writes = 0, n_data = N_DATA_METHODS;
   while (forwarded[n] != NULL)
     n++;
   while (forwarded_writes[n_writes] != NULL)
     n_writes++;
-  cairn_rpc_method *methods = calloc(n + n_writes + n_data + 4, sizeof *methods);
+  cairn_rpc_method *methods = calloc(n + n_writes + n_data + 5, sizeof *methods);
   if (methods == NULL)
     return cairn_error_set(err, CAIRN_NOMEM, NULL);
   size_t k = 0;
@@ -225,6 +244,8 @@ static cairn_status build_service(cairn_proxy *p, cairn_error *err) {
     methods[k++] = (cairn_rpc_method){forwarded[i], proxy_forward};
   for (size_t i = 0; i < n_writes; i++)
     methods[k++] = (cairn_rpc_method){forwarded_writes[i], proxy_forward};
+  for (size_t i = 0; forwarded_blocking[i] != NULL; i++)
+    methods[k++] = (cairn_rpc_method){forwarded_blocking[i], proxy_forward};
   for (size_t i = 0; i < N_DATA_METHODS; i++) {
     if (p->data != NULL)
       methods[k++] = data_methods[i].method;
@@ -238,6 +259,8 @@ static cairn_status build_service(cairn_proxy *p, cairn_error *err) {
   free(methods);
   if (st == CAIRN_OK)
     st = cairn_rpc_service_mark_blocking(p->service, forwarded_writes, err);
+  if (st == CAIRN_OK)
+    st = cairn_rpc_service_mark_blocking(p->service, forwarded_blocking, err);
   if (st == CAIRN_OK)
     st = cairn_rpc_service_mark_blocking(p->service, data_blocking, err);
   if (st != CAIRN_OK) {
@@ -270,6 +293,7 @@ cairn_status cairn_proxy_new(cairn_rpc_client *coord,
   if (opts != NULL && opts->catalog_version != NULL) {
     p->catalog_version = opts->catalog_version;
     p->catalog_version_ctx = opts->catalog_version_ctx;
+    p->catalog_version_lags = opts->catalog_version_lags;
     st = proxy_cache_new(&p->cache, err);
   }
   if (st == CAIRN_OK)

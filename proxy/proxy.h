@@ -66,12 +66,18 @@ typedef struct cairn_proxy_options {
   cairn_mq *mq;            /* the log the proxy writes to; NULL: no data path */
   const cairn_dataplane_ops *data; /* NULL: no data path */
   void *data_ctx;
-  /* The catalogue's version (cairn_coord_catalog_version), where the
-   * coordinator in this process is the catalogue's only writer: the proxy
-   * then keeps the collections it resolves while the version is unchanged
-   * (proxy_cache.c). NULL: every request asks the coordinator. */
+  /* The catalogue's version: the proxy keeps the collections it resolves
+   * while it is unchanged (proxy_cache.c). NULL: every request asks the
+   * coordinator. Exact where the coordinator in this process is the
+   * catalogue's only writer (standalone: cairn_coord_catalog_version);
+   * in a cluster it follows the catalogue through a watch
+   * (cairn_meta_version), which learns of another process's write a moment
+   * after it returned: set catalog_version_lags, and requests that write
+   * rows (Insert, Upsert, Delete, Flush) then ask the coordinator every
+   * time, so rows never go to a collection dropped through another proxy. */
   uint64_t (*catalog_version)(void *ctx);
   void *catalog_version_ctx;
+  bool catalog_version_lags;
 } cairn_proxy_options;
 
 cairn_status cairn_proxy_new(cairn_rpc_client *coord,

@@ -5,18 +5,26 @@
  * Without it every Search asked the coordinator four things (describe the
  * collection, its partitions, its load state, the index metric of the
  * searched field) and rebuilt the schema: a catalogue read and an unpack
- * each, ~10% of a small search's server CPU. The proxy is given a catalogue
- * version (cairn_proxy_options.catalog_version) only where the coordinator
- * in the same process is the catalogue's sole writer (standalone); without
- * one nothing is cached.
+ * each, ~10% of a small search's server CPU in standalone, and four
+ * network round trips to the coordinator (each a read of etcd) in a
+ * cluster. The proxy is given a catalogue version
+ * (cairn_proxy_options.catalog_version): exact in standalone (the
+ * coordinator in the same process is the catalogue's sole writer), a watch
+ * of the catalogue's keys in a cluster (core/meta_version.h); without one
+ * nothing is cached.
  *
  * Invariants:
  * - An entry holds everything those four calls answered (errors of the
  *   index lookup included, so a search on a field without an index fails
- *   with the same message), taken at catalogue version `version`, which was
- *   read *before* the calls. The catalogue bumps its version *after* each
- *   write, so an entry whose version is still current cannot predate any
- *   write: it is exact. A stale entry is dropped at its next lookup.
+ *   with the same message), taken at catalogue version `version` and cache
+ *   generation `generation`, both read *before* the calls. The catalogue
+ *   bumps its version *after* each write, so an entry whose version is
+ *   still current cannot predate any write: it is exact (with a watched
+ *   version: it cannot predate any write whose event has arrived). A stale
+ *   entry is dropped at its next lookup.
+ * - The generation moves after every catalogue write this proxy forwarded
+ *   (proxy_cache_forget), so a client sees its own DDL at once even where
+ *   the version learns of it a moment later (a cluster).
  * - Entries are immutable once built and reference counted: the table holds
  *   one reference, and each request that uses an entry holds one until its
  *   arena is freed (cairn_arena_defer), i.e. after its reply is packed, so
@@ -50,6 +58,7 @@ typedef struct cached_metric {
 struct proxy_cached {
   atomic_int refs;
   uint64_t version;
+  uint64_t generation;
   uint64_t last_used; /* under the table's lock */
   char *db;           /* key: the resolved database name */
   char *name;         /* key: the name or alias asked for */
@@ -62,6 +71,7 @@ struct proxy_cached {
 };
 
 struct proxy_cache {
+  _Atomic uint64_t generation; /* proxy_cache_forget */
   pthread_mutex_t lock;
   proxy_cached *entries[CACHE_CAPACITY];
   size_t n;
@@ -133,10 +143,12 @@ static cairn_status fill_metrics(cairn_rpc_ctx *ctx, const proxy_coll *c,
 }
 
 /* Everything a data request needs about (db, name), asked of the
- * coordinator now, for catalogue version `version`. */
+ * coordinator now, for catalogue version `version` and cache generation
+ * `generation`. */
 static cairn_status cached_build(cairn_rpc_ctx *ctx, const char *db_field,
                                  const char *name, uint64_t version,
-                                 proxy_cached **out, cairn_error *err) {
+                                 uint64_t generation, proxy_cached **out,
+                                 cairn_error *err) {
   proxy_coll c;
   cairn_status st = proxy_coll_fetch(ctx, db_field, name, &c, err);
   if (st != CAIRN_OK)
@@ -148,6 +160,7 @@ static cairn_status cached_build(cairn_rpc_ctx *ctx, const char *db_field,
   if (st == CAIRN_OK) {
     atomic_init(&e->refs, 1);
     e->version = version;
+    e->generation = generation;
     st = proxy_partitions_fetch(ctx, &c, &parts, err);
   }
   if (st == CAIRN_OK) {
@@ -186,6 +199,7 @@ cairn_status proxy_cache_new(proxy_cache **out, cairn_error *err) {
   proxy_cache *cache = calloc(1, sizeof *cache);
   if (cache == NULL)
     return cairn_error_set(err, CAIRN_NOMEM, NULL);
+  atomic_init(&cache->generation, 0);
   pthread_mutex_init(&cache->lock, NULL);
   *out = cache;
   return CAIRN_OK;
@@ -215,14 +229,21 @@ static void remove_at(proxy_cache *cache, size_t i) {
   cache->entries[i] = cache->entries[--cache->n];
 }
 
+void proxy_cache_forget(proxy_cache *cache) {
+  if (cache != NULL)
+    atomic_fetch_add(&cache->generation, 1);
+}
+
 /* The current entry for (db, name) with a reference for the caller, or
  * NULL (a stale one is dropped). */
 static proxy_cached *lookup(proxy_cache *cache, const char *db,
-                            const char *name, uint64_t version) {
+                            const char *name, uint64_t version,
+                            uint64_t generation) {
   proxy_cached *e = NULL;
   pthread_mutex_lock(&cache->lock);
   long i = find(cache, db, name);
-  if (i >= 0 && cache->entries[i]->version != version) {
+  if (i >= 0 && (cache->entries[i]->version != version ||
+                 cache->entries[i]->generation != generation)) {
     remove_at(cache, (size_t)i);
   } else if (i >= 0) {
     e = cache->entries[i];
@@ -260,10 +281,11 @@ cairn_status proxy_cache_open(cairn_rpc_ctx *ctx, const char *db_field,
   cairn_proxy *p = proxy_of(ctx);
   const char *db = cairn_pb_db_name(db_field, ctx->dbname);
   name = name ? name : "";
+  uint64_t generation = atomic_load(&p->cache->generation);
   uint64_t version = p->catalog_version(p->catalog_version_ctx);
-  proxy_cached *e = lookup(p->cache, db, name, version);
+  proxy_cached *e = lookup(p->cache, db, name, version, generation);
   if (e == NULL) {
-    cairn_status st = cached_build(ctx, db_field, name, version, &e, err);
+    cairn_status st = cached_build(ctx, db_field, name, version, generation, &e, err);
     if (st != CAIRN_OK)
       return st;
     insert(p->cache, e);

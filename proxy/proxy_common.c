@@ -68,15 +68,28 @@ static cairn_status load_partitions(cairn_rpc_ctx *ctx, proxy_coll *c,
   return c->partition_names ? CAIRN_OK : cairn_error_set(err, CAIRN_NOMEM, NULL);
 }
 
-cairn_status proxy_coll_open(cairn_rpc_ctx *ctx, const char *db_field,
-                             const char *name, proxy_coll *out,
-                             cairn_error *err) {
-  if (proxy_of(ctx)->cache != NULL)
+/* From the cache when use_cache (and there is one), else the coordinator. */
+static cairn_status coll_open(cairn_rpc_ctx *ctx, const char *db_field,
+                              const char *name, bool use_cache, proxy_coll *out,
+                              cairn_error *err) {
+  if (use_cache && proxy_of(ctx)->cache != NULL)
     return proxy_cache_open(ctx, db_field, name, out, err);
   cairn_status st = proxy_coll_fetch(ctx, db_field, name, out, err);
   if (st == CAIRN_OK && (st = load_partitions(ctx, out, err)) != CAIRN_OK)
     proxy_coll_release(out);
   return st;
+}
+
+cairn_status proxy_coll_open(cairn_rpc_ctx *ctx, const char *db_field,
+                             const char *name, proxy_coll *out,
+                             cairn_error *err) {
+  return coll_open(ctx, db_field, name, true, out, err);
+}
+
+cairn_status proxy_coll_open_for_write(cairn_rpc_ctx *ctx, const char *db_field,
+                                       const char *name, proxy_coll *out,
+                                       cairn_error *err) {
+  return coll_open(ctx, db_field, name, !proxy_of(ctx)->catalog_version_lags, out, err);
 }
 
 cairn_status proxy_coll_fetch(cairn_rpc_ctx *ctx, const char *db_field,

@@ -21,6 +21,7 @@ struct cairn_proxy {
   /* Catalogue version (cairn_proxy_options); NULL: no cache. */
   uint64_t (*catalog_version)(void *ctx);
   void *catalog_version_ctx;
+  bool catalog_version_lags;       /* row writes do not use the cache */
   proxy_cache *cache;              /* owned; NULL without a version */
   cairn_rpc_service *service;
   const char *deploy_mode;
@@ -76,6 +77,11 @@ typedef struct proxy_coll {
 cairn_status proxy_coll_open(cairn_rpc_ctx *ctx, const char *db_field,
                              const char *name, proxy_coll *out,
                              cairn_error *err);
+/* The same for a request that writes rows: from the cache only where its
+ * version is exact (cairn_proxy_options.catalog_version_lags). */
+cairn_status proxy_coll_open_for_write(cairn_rpc_ctx *ctx, const char *db_field,
+                                       const char *name, proxy_coll *out,
+                                       cairn_error *err);
 void proxy_coll_release(proxy_coll *c);
 /* Always from the coordinator: the collection without its partitions; its
  * partitions; the load state (cf. proxy_check_loaded); the metric of the
@@ -100,6 +106,10 @@ cairn_status proxy_index_metric(cairn_rpc_ctx *ctx, const proxy_coll *c,
 /* The collection cache (proxy_cache.c). */
 cairn_status proxy_cache_new(proxy_cache **out, cairn_error *err);
 void proxy_cache_free(proxy_cache *cache);
+/* Forget every entry: called after each catalogue write this proxy
+ * forwarded (whatever its outcome), so that its own client's next request
+ * sees the change even before the catalogue's version moves. */
+void proxy_cache_forget(proxy_cache *cache);
 /* proxy_coll_open through the cache (partitions included). */
 cairn_status proxy_cache_open(cairn_rpc_ctx *ctx, const char *db_field,
                               const char *name, proxy_coll *out,

@@ -291,7 +291,7 @@ PROXY_HANDLER(proxy_insert) {
   mutation_result *r = new_result(ctx->arena);
   proxy_coll c;
   cairn_insert_batch *b = NULL;
-  cairn_status st = proxy_coll_open(ctx, req->db_name, req->collection_name, &c, &err);
+  cairn_status st = proxy_coll_open_for_write(ctx, req->db_name, req->collection_name, &c, &err);
   if (st == CAIRN_OK) {
     st = check_schema_version(&c, req->schema_timestamp, &err);
     if (st == CAIRN_OK)
@@ -353,7 +353,7 @@ PROXY_HANDLER(proxy_upsert) {
   mutation_result *r = new_result(ctx->arena);
   proxy_coll c;
   cairn_insert_batch *old = NULL;
-  cairn_status st = proxy_coll_open(ctx, req->db_name, req->collection_name, &c, &err);
+  cairn_status st = proxy_coll_open_for_write(ctx, req->db_name, req->collection_name, &c, &err);
   if (st == CAIRN_OK) {
     const cairn_field *pk = cairn_schema_primary(c.schema);
     cairn_fielddata_opts opts = {.upsert = true};
@@ -420,7 +420,7 @@ PROXY_HANDLER(proxy_delete) {
   cairn_error err = {0};
   mutation_result *r = new_result(ctx->arena);
   proxy_coll c;
-  cairn_status st = proxy_coll_open(ctx, req->db_name, req->collection_name, &c, &err);
+  cairn_status st = proxy_coll_open_for_write(ctx, req->db_name, req->collection_name, &c, &err);
   if (st == CAIRN_OK) {
     int64_t part = -1;
     if (req->partition_name && req->partition_name[0] &&
@@ -510,7 +510,7 @@ PROXY_HANDLER(proxy_flush) {
   cairn_status st = CAIRN_OK;
   for (size_t i = 0; st == CAIRN_OK && i < n; i++) {
     proxy_coll c;
-    st = proxy_coll_open(ctx, req->db_name, req->collection_names[i], &c, &err);
+    st = proxy_coll_open_for_write(ctx, req->db_name, req->collection_names[i], &c, &err);
     if (st != CAIRN_OK)
       break;
     int64_t *segs = NULL;

@@ -66,7 +66,8 @@ function runSuite(proxy, files) {
 
 test('the SDK write/read suite passes against both proxies at once', async () => {
   const files = ['data-write.test.mjs', 'data-search.test.mjs', 'data-seed.test.mjs',
-                 'indexes.test.mjs', 'load.test.mjs', 'partitions.test.mjs'];
+                 'indexes.test.mjs', 'load.test.mjs', 'partitions.test.mjs',
+                 'catalog-cache.test.mjs'];
   const runs = await Promise.all(proxies.map(p => runSuite(p, files)));
   runs.forEach((r, i) => {
     const summary = /# pass (\d+)[\s\S]*# fail (\d+)/.exec(r.out);
@@ -76,6 +77,52 @@ test('the SDK write/read suite passes against both proxies at once', async () =>
       .filter(b => /^\s*not ok /.test(b)).map(b => b.slice(0, 3000)).join('\n');
     assert.equal(r.code, 0, `suite against ${proxies[i]} failed:\n${failures || r.out.slice(-6000)}`);
   });
+});
+
+// ---- the proxies' collection caches ------------------------------------------
+
+test('a collection made again through one proxy is the one the other proxy uses', async () => {
+  const [a, b] = [newClient(proxies[0]), newClient(proxies[1])];
+  const name = 'remade';
+  const vec = (dim, x) => Array.from({ length: dim }, (_, k) => Math.sin(x + k));
+  const rows = (dim, ids) => ids.map(id => ({ id, v: vec(dim, id) }));
+  const okay = (r, what) => assert.equal(r.error_code ?? r.status?.error_code, 'Success', `${what}: ${JSON.stringify(r)}`);
+  const make = async dim => {
+    okay(await a.createCollection({ collection_name: name, fields: [
+      { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+      { name: 'v', data_type: DataType.FloatVector, dim }] }), 'create');
+    okay(await a.createIndex({ collection_name: name, field_name: 'v', index_type: 'FLAT', metric_type: 'L2' }), 'index');
+    okay(await a.loadCollectionSync({ collection_name: name }), 'load');
+  };
+  const searchB = (dim, x) => b.search({ collection_name: name, data: [vec(dim, x)], limit: 10, consistency_level: 'Strong' });
+
+  await make(DIM);
+  okay(await b.insert({ collection_name: name, data: rows(DIM, [1, 2, 3]) }), 'insert');
+  const first = await searchB(DIM, 1); /* b now holds the collection in its cache */
+  okay(first, 'search');
+  assert.deepEqual(first.results.map(h => Number(h.id)).sort(), [1, 2, 3]);
+
+  /* Dropped and made again through a, with another dimension. Rows written
+   * through b at once go to the new collection: b's writes never use its
+   * cache, whose catalogue watch may not have seen the change yet. */
+  okay(await a.dropCollection({ collection_name: name }), 'drop');
+  await make(2 * DIM);
+  okay(await b.insert({ collection_name: name, data: rows(2 * DIM, [100, 101, 102, 103]) }), 'insert into the new collection');
+
+  /* b's reads follow as soon as its watch delivers the change. */
+  const ms = await until('a search through b finds the new collection', async () => {
+    const r = await searchB(2 * DIM, 100);
+    return r.status.error_code === 'Success' &&
+      JSON.stringify(r.results.map(h => Number(h.id)).sort()) === '[100,101,102,103]';
+  }, 10000);
+  console.log(`cluster catalogue_change_seen_by_other_proxy_ms=${ms}`);
+
+  /* b's own DDL is seen by its very next request. */
+  okay(await b.releaseCollection({ collection_name: name }), 'release');
+  const after = await searchB(2 * DIM, 100);
+  assert.notEqual(after.status.error_code, 'Success', 'a search right after the release must fail');
+  assert.match(after.status.reason, /not loaded/);
+  okay(await a.dropCollection({ collection_name: name }), 'drop');
 });
 
 // ---- fault tests ------------------------------------------------------------

@@ -11,3 +11,5 @@ cairn_unit_test(test_metrics SOURCES test_metrics.c LIBS cairn_core)
 target_link_options(test_metrics PRIVATE
   -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc)
 cairn_unit_test(test_http SOURCES test_http.c LIBS cairn_core)
+cairn_unit_test(test_meta_version SOURCES test_meta_version.c LIBS cairn_core)
+set_property(TEST test_meta_version APPEND PROPERTY LABELS valgrind)
