@@ -210,14 +210,30 @@ static cairn_status op_nothing(void *ctx, int64_t id, cairn_error *err) {
 }
 
 /* The querynodes drop the partition's rows at their next refresh (the
- * catalogue shows its segments without rows); its objects stay until the
- * collection is dropped. */
+ * catalogue shows its segments without rows, and the drop published an
+ * event); the collection's datanode removes the objects of its rows. The
+ * drop itself is done: when the removal fails the objects stay until the
+ * collection is dropped, and the caller is not told of a failure it cannot
+ * act on (the partition no longer exists to be dropped again). */
 static cairn_status op_partition_dropped(void *ctx, int64_t id, int64_t partition,
                                          cairn_error *err) {
-  (void)ctx;
-  (void)id;
-  (void)partition;
   (void)err;
+  cluster_proxy *p = ctx;
+  cairn_arena *arena = cairn_arena_new();
+  if (arena == NULL)
+    return CAIRN_OK;
+  Cairn__Cluster__PartitionRequest req = CAIRN__CLUSTER__PARTITION_REQUEST__INIT;
+  req.collection_id = id;
+  req.partition_id = partition;
+  ProtobufCMessage *out = NULL;
+  cairn_error e = {0};
+  if (data_call(p, id, "/cairn.cluster.DataNodeService/DropPartition", &req.base,
+                &cairn__cluster__drop_partition_response__descriptor, arena,
+                &out, ROUTE_WAIT_MS, &e) != CAIRN_OK)
+    cairn_log_warn("proxy: the objects of dropped partition %" PRId64
+                   " of collection %" PRId64 " stay until the collection is "
+                   "dropped: %s", partition, id, e.message);
+  cairn_arena_free(arena);
   return CAIRN_OK;
 }
 

@@ -3,6 +3,7 @@
  * every handler file shares (request resolution, names, time and IDs).
  */
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,36 @@ cairn_status coord_collection(cairn_rpc_ctx *ctx, const char *db_field,
                            "collection name should not be empty");
   return cairn_catalog_get_collection(coord_of(ctx)->cat, ctx->arena, *db,
                                       name, out, err);
+}
+
+/* The database holding a collection found by id. */
+static cairn_status db_by_id(cairn_rpc_ctx *ctx, int64_t id, cat_db **out,
+                             cairn_error *err) {
+  cat_db **dbs = NULL;
+  size_t n = 0;
+  *out = NULL;
+  cairn_status st =
+      cairn_catalog_list_dbs(coord_of(ctx)->cat, ctx->arena, &dbs, &n, err);
+  for (size_t i = 0; st == CAIRN_OK && i < n; i++)
+    if (dbs[i]->id == id)
+      *out = dbs[i];
+  if (st == CAIRN_OK && *out == NULL)
+    st = cairn_error_set(err, CAIRN_DATABASE_NOT_FOUND,
+                         "database of collection not found[dbID=%" PRId64 "]", id);
+  return st;
+}
+
+cairn_status coord_collection_or_id(cairn_rpc_ctx *ctx, const char *db_field,
+                                    const char *name, int64_t id, cat_db **db,
+                                    cat_coll **out, cairn_error *err) {
+  if ((name != NULL && name[0] != '\0') || id == 0)
+    return coord_collection(ctx, db_field, name, db, out, err);
+  *db = NULL;
+  cairn_status st = cairn_catalog_get_collection_by_id(coord_of(ctx)->cat,
+                                                       ctx->arena, id, out, err);
+  if (st == CAIRN_OK)
+    st = db_by_id(ctx, (*out)->db_id, db, err);
+  return st;
 }
 
 cairn_status coord_check_name(const char *what, const char *name,

@@ -315,23 +315,6 @@ static void fill_describe(cairn_rpc_ctx *ctx, const cat_db *db,
              &r->n_aliases, err);
 }
 
-/* The database holding a collection found by id. */
-static cairn_status db_by_id(cairn_rpc_ctx *ctx, int64_t id, cat_db **out,
-                             cairn_error *err) {
-  cat_db **dbs = NULL;
-  size_t n = 0;
-  *out = NULL;
-  cairn_status st =
-      cairn_catalog_list_dbs(coord_of(ctx)->cat, ctx->arena, &dbs, &n, err);
-  for (size_t i = 0; st == CAIRN_OK && i < n; i++)
-    if (dbs[i]->id == id)
-      *out = dbs[i];
-  if (st == CAIRN_OK && *out == NULL)
-    st = cairn_error_set(err, CAIRN_DATABASE_NOT_FOUND,
-                         "database of collection not found[dbID=%" PRId64 "]", id);
-  return st;
-}
-
 static COORD_HANDLER(h_describe_collection) {
   const Milvus__Proto__Milvus__DescribeCollectionRequest *req =
       (const Milvus__Proto__Milvus__DescribeCollectionRequest *)msg;
@@ -341,19 +324,8 @@ static COORD_HANDLER(h_describe_collection) {
   milvus__proto__milvus__describe_collection_response__init(r);
   cat_db *db = NULL;
   cat_coll *c = NULL;
-  cairn_status st;
-  if (req->collection_name == NULL || req->collection_name[0] == '\0') {
-    st = req->collectionid != 0
-             ? cairn_catalog_get_collection_by_id(coord_of(ctx)->cat,
-                                                  ctx->arena, req->collectionid,
-                                                  &c, &err)
-             : cairn_error_set(&err, CAIRN_INVALID_ARGUMENT,
-                               "collection name should not be empty");
-    if (st == CAIRN_OK)
-      st = db_by_id(ctx, c->db_id, &db, &err);
-  } else {
-    st = coord_collection(ctx, req->db_name, req->collection_name, &db, &c, &err);
-  }
+  cairn_status st = coord_collection_or_id(ctx, req->db_name, req->collection_name,
+                                           req->collectionid, &db, &c, &err);
   if (st == CAIRN_OK)
     fill_describe(ctx, db, c, r, &err);
   r->status = cairn_pb_status_err(ctx->arena, &err);

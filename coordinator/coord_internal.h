@@ -58,6 +58,11 @@ cairn_status coord_db(cairn_rpc_ctx *ctx, const char *db_field, cat_db **out,
 cairn_status coord_collection(cairn_rpc_ctx *ctx, const char *db_field,
                               const char *name, cat_db **db, cat_coll **out,
                               cairn_error *err);
+/* Same, or by id when the name is empty and id is not 0 (the roles address
+ * collections by id: DescribeCollection, ShowPartitions). */
+cairn_status coord_collection_or_id(cairn_rpc_ctx *ctx, const char *db_field,
+                                    const char *name, int64_t id, cat_db **db,
+                                    cat_coll **out, cairn_error *err);
 
 /* Names of databases, collections, partitions, aliases, fields, indexes:
  * 1..255 chars, first a letter or '_', then letters, digits or '_'. `what`

@@ -94,7 +94,10 @@ static cairn_status drop_partition(cairn_rpc_ctx *ctx,
   memmove(&c->partitions[i], &c->partitions[i + 1],
           (c->n_partitions - (size_t)i - 1) * sizeof c->partitions[0]);
   c->n_partitions--;
-  return cairn_catalog_put_collection(coord->cat, c, err);
+  st = cairn_catalog_put_collection(coord->cat, c, err);
+  if (st == CAIRN_OK) /* the querynodes forget the partition's rows */
+    coord_publish_event(coord, c->id);
+  return st;
 }
 
 COORD_DDL_HANDLER(h_drop_partition, drop_partition, Milvus__Proto__Milvus__DropPartitionRequest)
@@ -163,8 +166,8 @@ static COORD_HANDLER(h_show_partitions) {
   milvus__proto__milvus__show_partitions_response__init(r);
   cat_db *db = NULL;
   cat_coll *c = NULL;
-  if (coord_collection(ctx, req->db_name, req->collection_name, &db, &c,
-                       &err) == CAIRN_OK)
+  if (coord_collection_or_id(ctx, req->db_name, req->collection_name,
+                             req->collectionid, &db, &c, &err) == CAIRN_OK)
     fill_partitions(ctx->arena, req, c, r);
   r->status = cairn_pb_status_err(ctx->arena, &err);
   *reply = &r->base;

@@ -90,8 +90,8 @@ cairn_status cairn_datanode_flush(cairn_datanode *dn, int64_t collection_id,
 /* Rows consumed but not yet flushed, for statistics. */
 uint64_t cairn_datanode_growing_rows(cairn_datanode *dn, int64_t collection_id);
 
-/* cairn.cluster.DataNodeService over this datanode (dn_service.c): Flush
- * and GrowingRows for the proxies of a cluster. */
+/* cairn.cluster.DataNodeService over this datanode (dn_service.c): Flush,
+ * GrowingRows and DropPartition for the proxies of a cluster. */
 cairn_status cairn_datanode_service_new(cairn_datanode *dn,
                                         cairn_rpc_service **out,
                                         cairn_error *err);

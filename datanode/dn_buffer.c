@@ -299,6 +299,16 @@ cairn_status dn_buffer_message(dn_coll *coll, dn_channel *ch,
   return CAIRN_OK;
 }
 
+void dn_buffer_forget_part(dn_coll *coll, dn_channel *ch, size_t i) {
+  uint64_t rows = ch->parts[i].n_rows;
+  part_free(coll, &ch->parts[i]);
+  memmove(&ch->parts[i], &ch->parts[i + 1],
+          (ch->n_parts - i - 1) * sizeof *ch->parts);
+  ch->n_parts--;
+  ch->rows -= rows;
+  atomic_fetch_sub(&coll->growing_rows, rows);
+}
+
 void dn_buffer_reset(dn_coll *coll, dn_channel *ch) {
   for (size_t i = 0; i < ch->n_parts; i++)
     part_free(coll, &ch->parts[i]);

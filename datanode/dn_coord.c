@@ -1,13 +1,15 @@
 /*
  * dn_coord.c — the CoordService calls of the datanode: DescribeCollection
- * (schema + channels), ListSegments (checkpoints), AllocID (segment ids),
- * AllocTimestamp (created_ts of segments) and SaveSegments (a flush).
+ * (schema + channels), ShowPartitions (the live partitions a flush keeps),
+ * ListSegments (checkpoints), AllocID (segment ids), AllocTimestamp
+ * (created_ts of segments) and SaveSegments (a flush).
  *
  * Every reply carries a common.Status; a non-success one is turned back
  * into the cairn_status whose Milvus code it carries (the first in the
  * status table with that code), with the coordinator's reason as message.
  * Each call uses its own arena, freed before returning, except
- * dn_coord_list whose reply lives in the caller's arena.
+ * dn_coord_list and dn_coord_partitions whose replies live in the caller's
+ * arena.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +107,27 @@ cairn_status dn_coord_list(cairn_datanode *dn, cairn_arena *arena,
   *cps = r->checkpoints;
   *n_cps = r->n_checkpoints;
   return CAIRN_OK;
+}
+
+cairn_status dn_coord_partitions(cairn_datanode *dn, cairn_arena *arena,
+                                 int64_t collection_id, const int64_t **ids,
+                                 size_t *n, cairn_error *err) {
+  Milvus__Proto__Milvus__ShowPartitionsRequest req =
+      MILVUS__PROTO__MILVUS__SHOW_PARTITIONS_REQUEST__INIT;
+  req.collectionid = collection_id;
+  Milvus__Proto__Milvus__ShowPartitionsResponse *r = NULL;
+  *ids = NULL;
+  *n = 0;
+  cairn_status st = call(dn, arena, PATH("ShowPartitions"), &req.pb_base,
+                         &milvus__proto__milvus__show_partitions_response__descriptor,
+                         (ProtobufCMessage **)&r, err);
+  if (st == CAIRN_OK)
+    st = cairn_pb_status_check(r->status, "ShowPartitions", err);
+  if (st == CAIRN_OK) {
+    *ids = r->partitionids;
+    *n = r->n_partitionids;
+  }
+  return st;
 }
 
 cairn_status dn_coord_alloc_ids(cairn_datanode *dn, uint32_t count,

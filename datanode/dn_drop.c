@@ -18,8 +18,8 @@
  * lives under the flush's first segment whatever its partition, and holds
  * deletes of rows of every partition (dn_flush.c), so it is still read
  * (the catalogue shows such a segment delete-only, coord_segment.c). Rows
- * of the partition that were still buffered are flushed later into
- * objects that stay until the collection is dropped.
+ * of the partition that were still buffered are never written: a cut
+ * forgets the rows of partitions the catalogue no longer has (dn_flush.c).
  *
  * XXX listing index_files/ costs one pass over every index file of the
  * store; a per-collection index prefix would need a new key layout.

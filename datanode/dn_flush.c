@@ -25,6 +25,12 @@
  * A range with no rows and no deletes records zero segments: only the
  * checkpoint moves, so a restart does not re-read it.
  *
+ * Before phase 1 the cut asks the coordinator for the collection's live
+ * partitions (ShowPartitions by id) and forgets the buffered rows of any
+ * other: their partition was dropped after the proxy wrote them (partition
+ * ids are never reused), so they would only be objects no reader wants.
+ * Their log range still moves past the checkpoint with the cut.
+ *
  * A delete-only segment has num_rows 0 and partition_id -1 (Milvus's "L0"
  * segment): it only carries the delta log and its stats_key is empty.
  *
@@ -271,6 +277,32 @@ static void remove_cut(dn_coll *coll, const cut *c) {
   }
 }
 
+/* Forgets the buffered rows of partitions the catalogue no longer has. */
+static cairn_status forget_dropped_partitions(dn_coll *coll, dn_channel *ch,
+                                              cairn_arena *arena,
+                                              cairn_error *err) {
+  if (ch->n_parts == 0)
+    return CAIRN_OK;
+  const int64_t *live = NULL;
+  size_t n_live = 0;
+  cairn_status st =
+      dn_coord_partitions(coll->dn, arena, coll->id, &live, &n_live, err);
+  for (size_t i = 0; st == CAIRN_OK && i < ch->n_parts;) {
+    size_t k = 0;
+    while (k < n_live && live[k] != ch->parts[i].partition_id)
+      k++;
+    if (k < n_live) {
+      i++;
+      continue;
+    }
+    cairn_log_info("datanode: collection %" PRId64 " channel %s: %zu rows of "
+                   "dropped partition %" PRId64 " not flushed", coll->id,
+                   ch->name, ch->parts[i].n_rows, ch->parts[i].partition_id);
+    dn_buffer_forget_part(coll, ch, i);
+  }
+  return st;
+}
+
 /* Phase 4: the catalogue transaction. */
 static cairn_status record_cut(dn_coll *coll, dn_channel *ch, const cut *c,
                                uint64_t cp_ts, cairn_error *err) {
@@ -301,7 +333,9 @@ cairn_status dn_flush_channel(dn_coll *coll, dn_channel *ch, bool *flushed,
   cut c = {0};
   uint64_t cp_ts = ch->range_max_ts > ch->checkpoint_ts ? ch->range_max_ts
                                                         : ch->checkpoint_ts;
-  cairn_status st = write_cut(coll, ch, arena, &c, err);
+  cairn_status st = forget_dropped_partitions(coll, ch, arena, err);
+  if (st == CAIRN_OK)
+    st = write_cut(coll, ch, arena, &c, err);
   if (st == CAIRN_OK)
     st = record_cut(coll, ch, &c, cp_ts, err);
   if (st == CAIRN_CONFLICT)

@@ -122,6 +122,9 @@ struct cairn_datanode {
 cairn_status dn_buffer_message(dn_coll *coll, dn_channel *ch,
                                const uint8_t *payload, size_t len,
                                cairn_error *err);
+/* Frees the buffered rows of ch->parts[i] (a dropped partition's) and
+ * takes them out of the accounting; the later parts move down one. */
+void dn_buffer_forget_part(dn_coll *coll, dn_channel *ch, size_t i);
 /* Frees every buffered row and delete of ch and resets its accounting. */
 void dn_buffer_reset(dn_coll *coll, dn_channel *ch);
 /* Frees ch's buffers (not its consumer or name). */
@@ -158,6 +161,10 @@ cairn_status dn_coord_list(cairn_datanode *dn, cairn_arena *arena,
                            Cairn__Data__SegmentInfo ***segs, size_t *n_segs,
                            Cairn__Data__ChannelCheckpoint ***cps, size_t *n_cps,
                            cairn_error *err);
+/* The ids of the collection's live partitions, in arena. */
+cairn_status dn_coord_partitions(cairn_datanode *dn, cairn_arena *arena,
+                                 int64_t collection_id, const int64_t **ids,
+                                 size_t *n, cairn_error *err);
 /* count consecutive ids starting at *first. */
 cairn_status dn_coord_alloc_ids(cairn_datanode *dn, uint32_t count,
                                 int64_t *first, cairn_error *err);

@@ -1,9 +1,10 @@
 /*
- * dn_service.c — cairn.cluster.DataNodeService: Flush and GrowingRows of
- * the collections this datanode consumes, served over gRPC to the proxies
- * of a cluster (standalone calls the same functions directly). A flush of a
- * collection this node does not consume answers NOT_READY in the Status,
- * so the proxy can look up the new owner and retry.
+ * dn_service.c — cairn.cluster.DataNodeService: Flush, GrowingRows and
+ * DropPartition of the collections this datanode consumes, served over
+ * gRPC to the proxies of a cluster (standalone calls the same functions
+ * directly). A flush of a collection this node does not consume answers
+ * NOT_READY in the Status, so the proxy can look up the new owner and
+ * retry; DropPartition works on the object store alone, whoever asks.
  */
 #include <stdlib.h>
 
@@ -49,9 +50,30 @@ static cairn_grpc_code h_growing(cairn_rpc_ctx *ctx, const ProtobufCMessage *msg
   return CAIRN_GRPC_OK;
 }
 
+static cairn_grpc_code h_drop_partition(cairn_rpc_ctx *ctx,
+                                        const ProtobufCMessage *msg,
+                                        ProtobufCMessage **reply) {
+  const Cairn__Cluster__PartitionRequest *m =
+      (const Cairn__Cluster__PartitionRequest *)msg;
+  Cairn__Cluster__DropPartitionResponse *r =
+      CAIRN_ARENA_NEW(ctx->arena, Cairn__Cluster__DropPartitionResponse, 1);
+  cairn__cluster__drop_partition_response__init(r);
+  cairn_error err = {0};
+  if (m->collection_id <= 0 || m->partition_id <= 0)
+    cairn_error_set(&err, CAIRN_INVALID_ARGUMENT,
+                    "DropPartition needs a collection id and a partition id");
+  else
+    cairn_datanode_drop_partition(dn_of(ctx), m->collection_id,
+                                  m->partition_id, &err);
+  r->status = cairn_pb_status_err(ctx->arena, &err);
+  *reply = &r->base;
+  return CAIRN_GRPC_OK;
+}
+
 static const cairn_rpc_method methods[] = {
     {"Flush", h_flush},
     {"GrowingRows", h_growing},
+    {"DropPartition", h_drop_partition},
     {NULL, NULL},
 };
 

@@ -6,7 +6,8 @@
 //   1. the write/read-path SDK suite (tests/sdk data-*, indexes, load,
 //      partitions) against both proxies at the same time (two runs at once,
 //      each test file in a database of its own);
-//   2. fault tests, each under a continuous insert + search load: kill -9 of
+//   2. a dropped partition's objects leave the S3 store;
+//   3. fault tests, each under a continuous insert + search load: kill -9 of
 //      the querynode holding the collection, of the datanode consuming it,
 //      of the active coordinator, of a proxy; etcd restarted; the S3 server
 //      stopped and restarted. After each: searches succeed again, and every
@@ -123,6 +124,53 @@ test('a collection made again through one proxy is the one the other proxy uses'
   assert.notEqual(after.status.error_code, 'Success', 'a search right after the release must fail');
   assert.match(after.status.reason, /not loaded/);
   okay(await a.dropCollection({ collection_name: name }), 'drop');
+});
+
+// ---- dropped partitions -------------------------------------------------------
+
+/** Files of the S3 double whose path holds part. */
+function s3FilesWith(part) {
+  const out = [];
+  for (const e of fs.readdirSync(path.join(DIR, 's3'), { withFileTypes: true, recursive: true })) {
+    const p = path.join(e.parentPath ?? e.path, e.name);
+    if (e.isFile() && p.includes(part)) out.push(p);
+  }
+  return out;
+}
+
+test('a dropped partition\'s objects leave the S3 store, and its buffered rows are never written', async () => {
+  const c = newClient(proxies[0]);
+  const name = 'pdrop';
+  const okay = (r, what) => assert.equal(r.error_code ?? r.status?.error_code, 'Success', `${what}: ${JSON.stringify(r)}`);
+  const rows = (from, n) => Array.from({ length: n }, (_, i) => ({ id: from + i, v: Array.from({ length: DIM }, (_, k) => Math.sin(from + i + k)) }));
+  okay(await c.createCollection({ collection_name: name, fields: [
+    { name: 'id', data_type: DataType.Int64, is_primary_key: true },
+    { name: 'v', data_type: DataType.FloatVector, dim: DIM }] }), 'create');
+  okay(await c.createPartition({ collection_name: name, partition_name: 'p1' }), 'partition');
+  okay(await c.insert({ collection_name: name, data: rows(0, 10) }), 'insert _default');
+  okay(await c.insert({ collection_name: name, partition_name: 'p1', data: rows(100, 20) }), 'insert p1');
+  okay(await c.flushSync({ collection_names: [name] }), 'flush');
+  const coll = String((await c.describeCollection({ collection_name: name })).collectionID);
+  const parts = await c.showPartitions({ collection_name: name });
+  const p1 = String(parts.partitionIDs[parts.partition_names.indexOf('p1')]);
+  const p1Logs = `insert_log/${coll}/${p1}/`;
+  assert.ok(s3FilesWith(p1Logs).length > 0, 'p1 has insert logs after the flush');
+  assert.ok(s3FilesWith(`stats_log/${coll}/${p1}/`).length > 0, 'p1 has stats logs after the flush');
+
+  /* Rows buffered in the datanode when the partition goes. */
+  okay(await c.insert({ collection_name: name, partition_name: 'p1', data: rows(200, 20) }), 'insert p1 again');
+  okay(await c.dropPartition({ collection_name: name, partition_name: 'p1' }), 'drop p1');
+  assert.deepEqual(s3FilesWith(p1Logs), [], 'p1\'s insert logs are gone');
+  assert.deepEqual(s3FilesWith(`stats_log/${coll}/${p1}/`), [], 'p1\'s stats logs are gone');
+  okay(await c.flushSync({ collection_names: [name] }), 'flush after the drop');
+  assert.deepEqual(s3FilesWith(p1Logs), [], 'the buffered rows of p1 were not written');
+
+  okay(await c.createIndex({ collection_name: name, field_name: 'v', index_type: 'FLAT', metric_type: 'L2' }), 'index');
+  okay(await c.loadCollectionSync({ collection_name: name }), 'load');
+  const cnt = await c.query({ collection_name: name, filter: '', output_fields: ['count(*)'], consistency_level: 'Strong' });
+  okay(cnt, 'count');
+  assert.equal(Number(cnt.data[0]['count(*)']), 10, 'only _default\'s rows are left');
+  okay(await c.dropCollection({ collection_name: name }), 'drop');
 });
 
 // ---- fault tests ------------------------------------------------------------

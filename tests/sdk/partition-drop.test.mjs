@@ -1,7 +1,8 @@
 // partition-drop.test.mjs: a dropped partition's rows leave every reader —
 // search, query, count(*), GetCollectionStatistics, DescribeIndex's row
-// counts — and the disk (insert logs, stats logs, index files), and stay
-// gone after a kill -9. The deletes flushed in the same range as the
+// counts — and the disk (insert logs, stats logs, index files; its rows
+// still buffered at the drop are never written), and stay gone after a
+// kill -9. The deletes flushed in the same range as the
 // partition's rows stay applied: a flush's delta log lives under the flush's
 // first segment, here the dropped partition's, and holds deletes of rows of
 // the other partitions.
@@ -77,8 +78,12 @@ t('a dropped partition leaves the readers and the disk, its flush\'s deletes sta
   const indexFiles = filesWith(srv.dataDir, 'index_files/').length;
 
   ok(await c.releaseCollection({ collection_name: name }));
+  // Rows the datanode still buffers when the partition goes are never written.
+  ok(await c.insert({ collection_name: name, partition_name: 'p1', data: rows(200, 5) }));
   ok(await c.dropPartition({ collection_name: name, partition_name: 'p1' }));
   assert.deepEqual(filesWith(srv.dataDir, p1Logs), [], 'p1 insert logs removed');
+  await flushAndWait(c, name);
+  assert.deepEqual(filesWith(srv.dataDir, p1Logs), [], 'p1\'s buffered rows not written');
   assert.deepEqual(filesWith(srv.dataDir, `stats_log/${collId}/${p1}/`), [], 'p1 stats logs removed');
   assert.ok(filesWith(srv.dataDir, 'index_files/').length < indexFiles, 'p1 index files removed');
 

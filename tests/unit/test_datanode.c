@@ -419,6 +419,58 @@ static void test_drop(void **state) {
   tu_close(&f);
 }
 
+static cairn_datanode *wait_dn;
+static bool growing_80(tu_fx *f) {
+  return cairn_datanode_growing_rows(wait_dn, f->coll_id) == 80;
+}
+
+/* Rows of a partition dropped before they were flushed are not written:
+ * the cut keeps the live partition's rows and the range's deletes, and the
+ * checkpoint passes the dropped rows. cairn_datanode_drop_partition removes
+ * what an earlier flush wrote for the partition. */
+static void test_dropped_partition(void **state) {
+  (void)state;
+  tu_fx f;
+  tu_open(&f, "parted", 1, 8);
+  cairn_datanode *dn = dn_open(&f, 0);
+  produce(&f, 0, 0, 2, true); /* 20 rows in each partition */
+  flush(dn, &f, NULL);
+  char p1_logs[128];
+  snprintf(p1_logs, sizeof p1_logs, "files/insert_log/%lld/%lld/",
+           (long long)f.coll_id, (long long)f.part_p1);
+  assert_int_equal(count_keys(&f, p1_logs), 5);
+  produce(&f, 0, 2, 6, true); /* 40 more rows in each */
+  int64_t del = 3;
+  tu_delete(&f, 0, &del, 1, 5000);
+  wait_dn = dn;
+  assert_true(tu_wait(&f, growing_80, 10000));
+  tu_drop_partition(&f, "parted", "p1");
+  size_t n_ids = 0;
+  flush(dn, &f, &n_ids);
+  assert_int_equal(n_ids, 2); /* _default's two: p1's is no longer listed */
+  assert_int_equal(cairn_datanode_growing_rows(dn, f.coll_id), 0);
+  assert_int_equal(tu_checkpoint(&f, 0), 7);
+  assert_int_equal(count_keys(&f, p1_logs), 5); /* the first flush's only */
+  Cairn__Data__SegmentInfo **segs;
+  size_t n;
+  tu_reset(&f);
+  tu_list(&f, &segs, &n, NULL, NULL);
+  const Cairn__Data__SegmentInfo *last = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (segs[i]->start_position == 2)
+      last = segs[i];
+  assert_non_null(last);
+  assert_int_equal(last->partition_id, f.part_default);
+  assert_int_equal(last->num_rows, 40);
+  assert_true(last->deltalog_key != NULL && last->deltalog_key[0] != '\0');
+  cairn_error err = {0};
+  assert_int_equal(cairn_datanode_drop_partition(dn, f.coll_id, f.part_p1, &err),
+                   CAIRN_OK);
+  assert_int_equal(count_keys(&f, p1_logs), 0);
+  cairn_datanode_close(dn);
+  tu_close(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_flush),
@@ -427,6 +479,7 @@ int main(void) {
       cmocka_unit_test(test_restart),
       cmocka_unit_test(test_conflict),
       cmocka_unit_test(test_drop),
+      cmocka_unit_test(test_dropped_partition),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

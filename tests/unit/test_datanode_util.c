@@ -89,6 +89,17 @@ static void create_collection(tu_fx *f, const char *name, int shards) {
             "CreatePartition");
 }
 
+void tu_drop_partition(tu_fx *f, const char *name, const char *partition) {
+  Milvus__Proto__Milvus__DropPartitionRequest req =
+      MILVUS__PROTO__MILVUS__DROP_PARTITION_REQUEST__INIT;
+  req.collection_name = (char *)name;
+  req.partition_name = (char *)partition;
+  expect_ok((Milvus__Proto__Common__Status *)call(
+                f, PATH("DropPartition"), &req.pb_base,
+                &milvus__proto__common__status__descriptor),
+            "DropPartition");
+}
+
 static void describe_collection(tu_fx *f, const char *name) {
   Milvus__Proto__Milvus__DescribeCollectionRequest req =
       MILVUS__PROTO__MILVUS__DESCRIBE_COLLECTION_REQUEST__INIT;

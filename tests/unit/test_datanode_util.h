@@ -44,6 +44,8 @@ typedef struct tu_fx {
  * "id" Int64, "vector" FloatVector dim, "title" VarChar nullable, dynamic
  * fields on) with `shards` shards and a second partition "p1". */
 void tu_open(tu_fx *f, const char *name, int shards, int64_t dim);
+/* Drops partition `partition` of collection `name` in the catalogue. */
+void tu_drop_partition(tu_fx *f, const char *name, const char *partition);
 /* Closes everything and removes the temp dir. */
 void tu_close(tu_fx *f);
 /* A fresh reply arena. */
