@@ -212,9 +212,10 @@ static cairn_status op_nothing(void *ctx, int64_t id, cairn_error *err) {
 /* The querynodes drop the partition's rows at their next refresh (the
  * catalogue shows its segments without rows, and the drop published an
  * event); the collection's datanode removes the objects of its rows. The
- * drop itself is done: when the removal fails the objects stay until the
- * collection is dropped, and the caller is not told of a failure it cannot
- * act on (the partition no longer exists to be dropped again). */
+ * drop itself is done: when the removal fails the objects stay until a
+ * datanode next starts consuming the collection (its sweep, dn_drop.c),
+ * and the caller is not told of a failure it cannot act on (the partition
+ * no longer exists to be dropped again). */
 static cairn_status op_partition_dropped(void *ctx, int64_t id, int64_t partition,
                                          cairn_error *err) {
   (void)err;
@@ -231,8 +232,9 @@ static cairn_status op_partition_dropped(void *ctx, int64_t id, int64_t partitio
                 &cairn__cluster__drop_partition_response__descriptor, arena,
                 &out, ROUTE_WAIT_MS, &e) != CAIRN_OK)
     cairn_log_warn("proxy: the objects of dropped partition %" PRId64
-                   " of collection %" PRId64 " stay until the collection is "
-                   "dropped: %s", partition, id, e.message);
+                   " of collection %" PRId64 " stay until a datanode next "
+                   "starts consuming the collection: %s", partition, id,
+                   e.message);
   cairn_arena_free(arena);
   return CAIRN_OK;
 }

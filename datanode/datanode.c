@@ -4,7 +4,9 @@
  *
  * One consumer thread per watched collection reads all its channels, each
  * through its own cairn_mq_consumer opened at the channel's checkpoint
- * (CoordService.ListSegments; position 0 when none). The loop, in phases:
+ * (CoordService.ListSegments; position 0 when none). It starts with a
+ * sweep of the objects of dropped partitions (dn_drop.c), then loops, in
+ * phases:
  *   1. serve flush requests: consume every channel up to the targets the
  *      callers read (cairn_mq_bounds(channel).next at the call), then cut
  *      every channel; complete the requests;
@@ -321,6 +323,11 @@ static void thread_finish(dn_coll *coll, cairn_status st, cairn_error *err) {
 static void *consumer_main(void *arg) {
   dn_coll *coll = arg;
   cairn_error err = {0};
+  if (dn_sweep_dropped_partitions(coll->dn, coll->id, &err) != CAIRN_OK)
+    cairn_log_warn("datanode: collection %" PRId64 ": sweeping the objects of "
+                   "dropped partitions: %s (tried again at the next start)",
+                   coll->id, err.message);
+  cairn_error_clear(&err);
   cairn_status st = CAIRN_OK;
   while (st == CAIRN_OK && !stopping(coll)) {
     dn_flush_req *reqs = take_reqs(coll);

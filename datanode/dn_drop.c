@@ -21,6 +21,16 @@
  * of the partition that were still buffered are never written: a cut
  * forgets the rows of partitions the catalogue no longer has (dn_flush.c).
  *
+ * The sweep (dn_sweep_dropped_partitions, run by a collection's consumer
+ * thread when it starts) removes the same objects for every partition that
+ * still has insert or stats logs but is no longer in the catalogue: a drop
+ * whose removal failed (a cluster's datanode unreachable at the drop, a
+ * crash in between) or that raced with a cut writing the partition's rows.
+ * It lists first and asks the catalogue second: a partition with objects
+ * existed, and partition ids are never reused, so missing from the
+ * catalogue after the listing means dropped. The listing costs one call
+ * per partition: after each partition found it starts past its keys.
+ *
  * XXX listing index_files/ costs one pass over every index file of the
  * store; a per-collection index prefix would need a new key layout.
  */
@@ -229,5 +239,74 @@ cairn_status cairn_datanode_drop_partition(cairn_datanode *dn,
                    " of collection %" PRId64 " (%zu segments, %zu index files)",
                    partition_id, collection_id, set.n, removed);
   free(set.ids);
+  return st;
+}
+
+/* Adds to set the partition ids that have keys under prefix
+ * ("…/{coll}/"): one list call of one key per partition, each starting past
+ * the keys of the one before ({part}/ then '~', above digits and '/'). */
+static cairn_status partitions_under(cairn_objstore *store, const char *prefix,
+                                     id_set *set, cairn_error *err) {
+  char after[CAIRN_OBJ_MAX_KEY + 2] = "";
+  size_t plen = strlen(prefix);
+  for (;;) {
+    cairn_obj_info *items = NULL;
+    size_t n = 0;
+    bool more = false;
+    cairn_status st = cairn_objstore_list(store, prefix, after[0] ? after : NULL,
+                                          1, &items, &n, &more, err);
+    if (st != CAIRN_OK || n == 0) {
+      cairn_obj_infos_free(items, n);
+      return st;
+    }
+    int64_t part = component(items[0].key + plen, 0);
+    if (part >= 0) {
+      st = id_add(set, part, err);
+      snprintf(after, sizeof after, "%s%" PRId64 "/~", prefix, part);
+    } else { /* a key that is not ours: step over it alone */
+      snprintf(after, sizeof after, "%s", items[0].key);
+    }
+    cairn_obj_infos_free(items, n);
+    if (st != CAIRN_OK || !more)
+      return st;
+  }
+}
+
+static bool is_live(const int64_t *live, size_t n, int64_t id) {
+  for (size_t i = 0; i < n; i++)
+    if (live[i] == id)
+      return true;
+  return false;
+}
+
+cairn_status dn_sweep_dropped_partitions(cairn_datanode *dn,
+                                         int64_t collection_id,
+                                         cairn_error *err) {
+  id_set found = {0};
+  char prefix[CAIRN_OBJ_MAX_KEY];
+  cairn_status st = CAIRN_OK;
+  for (size_t i = 0; st == CAIRN_OK && i < 2; i++) {
+    dn_key(dn, prefix, sizeof prefix, "%s/%" PRId64 "/", partition_dirs[i],
+           collection_id);
+    st = partitions_under(dn->opts.objstore, prefix, &found, err);
+  }
+  sort_unique(&found);
+  cairn_arena *arena = NULL;
+  const int64_t *live = NULL;
+  size_t n_live = 0;
+  if (st == CAIRN_OK && found.n > 0) {
+    arena = cairn_arena_new();
+    st = arena ? dn_coord_partitions(dn, arena, collection_id, &live, &n_live, err)
+               : cairn_error_set(err, CAIRN_NOMEM, NULL);
+  }
+  for (size_t i = 0; st == CAIRN_OK && i < found.n; i++)
+    if (!is_live(live, n_live, found.ids[i])) {
+      cairn_log_info("datanode: collection %" PRId64 ": partition %" PRId64
+                     " is dropped but has objects left", collection_id,
+                     found.ids[i]);
+      st = cairn_datanode_drop_partition(dn, collection_id, found.ids[i], err);
+    }
+  cairn_arena_free(arena);
+  free(found.ids);
   return st;
 }

@@ -149,6 +149,12 @@ void dn_key(const cairn_datanode *dn, char *buf, size_t len, const char *fmt,
 cairn_status dn_remove_objects(cairn_datanode *dn, int64_t collection_id,
                                cairn_error *err);
 
+/* Removes the objects of the collection's partitions that have insert or
+ * stats logs but are not in the catalogue any more (dn_drop.c). */
+cairn_status dn_sweep_dropped_partitions(cairn_datanode *dn,
+                                         int64_t collection_id,
+                                         cairn_error *err);
+
 /* ---- dn_coord.c ---- */
 /* Schema (with "$meta") and channel names of a collection. The caller frees
  * *schema with cairn_schema_free and each name and the array with free(). */

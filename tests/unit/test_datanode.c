@@ -471,6 +471,40 @@ static void test_dropped_partition(void **state) {
   tu_close(&f);
 }
 
+/* A partition dropped from the catalogue while no datanode removed its
+ * objects (a cluster's datanode unreachable, a crash): the consumer thread
+ * sweeps them when it starts; live partitions and keys that are not ours
+ * stay. */
+static void test_sweep_dropped_partition(void **state) {
+  (void)state;
+  tu_fx f;
+  tu_open(&f, "swept", 1, 8);
+  cairn_datanode *dn = dn_open(&f, 0);
+  produce(&f, 0, 0, 2, true);
+  flush(dn, &f, NULL);
+  cairn_datanode_close(dn);
+  char p1_logs[128], p1_stats[128], def_logs[128], junk[160];
+  snprintf(p1_logs, sizeof p1_logs, "files/insert_log/%lld/%lld/",
+           (long long)f.coll_id, (long long)f.part_p1);
+  snprintf(p1_stats, sizeof p1_stats, "files/stats_log/%lld/%lld/",
+           (long long)f.coll_id, (long long)f.part_p1);
+  snprintf(def_logs, sizeof def_logs, "files/insert_log/%lld/%lld/",
+           (long long)f.coll_id, (long long)f.part_default);
+  snprintf(junk, sizeof junk, "files/insert_log/%lld/zzz", (long long)f.coll_id);
+  assert_int_equal(cairn_objstore_put(f.store, junk, "j", 1, NULL), CAIRN_OK);
+  assert_int_equal(count_keys(&f, p1_logs), 5);
+  assert_int_equal(count_keys(&f, p1_stats), 1);
+  tu_drop_partition(&f, "swept", "p1"); /* the catalogue only */
+  dn = dn_open(&f, 0);
+  flush(dn, &f, NULL); /* served after the sweep */
+  assert_int_equal(count_keys(&f, p1_logs), 0);
+  assert_int_equal(count_keys(&f, p1_stats), 0);
+  assert_int_equal(count_keys(&f, def_logs), 5);
+  assert_int_equal(count_keys(&f, junk), 1);
+  cairn_datanode_close(dn);
+  tu_close(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_flush),
@@ -480,6 +514,7 @@ int main(void) {
       cmocka_unit_test(test_conflict),
       cmocka_unit_test(test_drop),
       cmocka_unit_test(test_dropped_partition),
+      cmocka_unit_test(test_sweep_dropped_partition),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
