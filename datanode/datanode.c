@@ -4,9 +4,7 @@
  *
  * One consumer thread per watched collection reads all its channels, each
  * through its own cairn_mq_consumer opened at the channel's checkpoint
- * (CoordService.ListSegments; position 0 when none). It starts with a
- * sweep of the objects of dropped partitions (dn_drop.c), then loops, in
- * phases:
+ * (CoordService.ListSegments; position 0 when none). The loop, in phases:
  *   1. serve flush requests: consume every channel up to the targets the
  *      callers read (cairn_mq_bounds(channel).next at the call), then cut
  *      every channel; complete the requests;
@@ -14,8 +12,11 @@
  *      without waiting, buffering them (dn_buffer.c); cut a channel as soon
  *      as its rows reach seal_rows or its bytes seal_bytes, and after the
  *      round every channel whose oldest entry is older than seal_age_ms;
- *   3. when the round read nothing: sleep up to IDLE_MS on coll->cv (a
- *      flush request or a stop wakes it).
+ *   3. when the round read nothing: the first time after the start, sweep
+ *      the objects of dropped partitions (dn_drop.c; one list call per
+ *      partition, so it waits until the log is caught up); after that,
+ *      sleep up to IDLE_MS on coll->cv (a flush request or a stop wakes
+ *      it).
  * A cut that SaveSegments refuses with CONFLICT (another datanode moved the
  * checkpoint) stops the collection: the thread exits, pending and later
  * flushes fail with the reason, and a new cairn_datanode_watch re-reads the
@@ -320,23 +321,33 @@ static void thread_finish(dn_coll *coll, cairn_status st, cairn_error *err) {
   reqs_complete(reqs, st != CAIRN_OK ? st : CAIRN_NOT_READY, err);
 }
 
-static void *consumer_main(void *arg) {
-  dn_coll *coll = arg;
+/* Once per start, when the log is caught up: the objects of dropped
+ * partitions (dn_drop.c). A failure is only logged. */
+static void sweep(dn_coll *coll) {
   cairn_error err = {0};
   if (dn_sweep_dropped_partitions(coll->dn, coll->id, &err) != CAIRN_OK)
     cairn_log_warn("datanode: collection %" PRId64 ": sweeping the objects of "
                    "dropped partitions: %s (tried again at the next start)",
                    coll->id, err.message);
-  cairn_error_clear(&err);
+}
+
+static void *consumer_main(void *arg) {
+  dn_coll *coll = arg;
+  cairn_error err = {0};
   cairn_status st = CAIRN_OK;
+  bool swept = false;
   while (st == CAIRN_OK && !stopping(coll)) {
     dn_flush_req *reqs = take_reqs(coll);
     if (reqs != NULL && (st = serve_flush(coll, reqs, &err)) != CAIRN_OK)
       break;
     size_t got = 0;
     st = consume_round(coll, &got, &err);
-    if (st == CAIRN_OK && got == 0)
+    if (st == CAIRN_OK && got == 0 && !swept) {
+      sweep(coll);
+      swept = true;
+    } else if (st == CAIRN_OK && got == 0) {
       idle_wait(coll);
+    }
   }
   thread_finish(coll, st, &err);
   return NULL;

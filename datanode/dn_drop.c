@@ -22,7 +22,7 @@
  * forgets the rows of partitions the catalogue no longer has (dn_flush.c).
  *
  * The sweep (dn_sweep_dropped_partitions, run by a collection's consumer
- * thread when it starts) removes the same objects for every partition that
+ * thread once per start, when it has caught up with the log) removes the same objects for every partition that
  * still has insert or stats logs but is no longer in the catalogue: a drop
  * whose removal failed (a cluster's datanode unreachable at the drop, a
  * crash in between) or that raced with a cut writing the partition's rows.
