@@ -22,7 +22,10 @@
  *             there picks the smallest ef with recall@10 >= 0.95; both are
  *             then searched at nq=1 top-10 with that ef: the server with 1,
  *             2 and 4 concurrent clients, the library with 1 and 2
- *             threads (warm-up, then the median of 3 rounds). The server's
+ *             threads (warm-up, then the median of 3 rounds; the library
+ *             on 2 threads and the server at 4 clients, whose ratio is
+ *             the headline, run in 5 back-to-back pairs and the ratio is
+ *             the median of the per-pair ratios). The server's
  *             clients are one channel (TCP connection) each with one call
  *             in flight, all driven by one thread on one completion queue
  *             (--blocking-clients: a thread per client making blocking
@@ -1644,18 +1647,71 @@ static int cmp_qps(const void *a, const void *b) {
  * queries; the round with the median QPS is reported (the machine is shared,
  * so one round can be hit by a neighbour's burst). */
 #define ROUNDS 3
+static run_spec spec_for(const dataset *ds, const server *s, const cairn_index *ix,
+                         int threads, bool async, int ef, size_t n) {
+  return (run_spec){.ds = ds, .target = s ? s->target : NULL, .coll = "load_glove",
+                    .ix = ix, .server_pid = s ? s->pid : 0, .ef = ef, .async = async,
+                    .threads = threads, .n = n};
+}
+
+static void warm_up(run_spec sp) {
+  sp.n = sp.n / 10 < 200 ? 200 : sp.n / 10;
+  run_searches(&sp);
+}
+
 static run_result measure(const dataset *ds, const server *s, const cairn_index *ix,
                           int threads, bool async, int ef, size_t n) {
-  run_spec sp = {.ds = ds, .target = s ? s->target : NULL, .coll = "load_glove", .ix = ix,
-                 .server_pid = s ? s->pid : 0, .ef = ef, .async = async,
-                 .threads = threads, .n = n / 10 < 200 ? 200 : n / 10};
-  run_searches(&sp);
-  sp.n = n;
+  run_spec sp = spec_for(ds, s, ix, threads, async, ef, n);
+  warm_up(sp);
   run_result r[ROUNDS];
   for (int i = 0; i < ROUNDS; i++)
     r[i] = run_searches(&sp);
   qsort(r, ROUNDS, sizeof r[0], cmp_qps);
   return r[ROUNDS / 2];
+}
+
+static int cmp_double_asc(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* The library on `threads` threads against the server with `clients`
+ * clients, in PAIRED_ROUNDS pairs of back-to-back rounds (library, then
+ * server), so that a neighbour's burst on the shared host hits both sides
+ * of a pair alike. The ratios (server QPS / library QPS, and library CPU /
+ * server + client CPU per query) are the medians of the per-pair ratios;
+ * each side's figures are its median-QPS round. */
+#define PAIRED_ROUNDS 5
+typedef struct paired_result {
+  run_result lib, srv;
+  double qps_ratio, cpu_ratio;
+  double qps_ratio_min, qps_ratio_max;
+} paired_result;
+
+static paired_result measure_paired(const dataset *ds, const server *s,
+                                    const cairn_index *ix, int threads, int clients,
+                                    bool async, int ef, size_t n) {
+  run_spec lib = spec_for(ds, NULL, ix, threads, false, ef, n);
+  run_spec srv = spec_for(ds, s, NULL, clients, async, ef, n);
+  warm_up(lib);
+  warm_up(srv);
+  run_result rl[PAIRED_ROUNDS], rs[PAIRED_ROUNDS];
+  double q[PAIRED_ROUNDS], c[PAIRED_ROUNDS];
+  for (int i = 0; i < PAIRED_ROUNDS; i++) {
+    rl[i] = run_searches(&lib);
+    rs[i] = run_searches(&srv);
+    q[i] = rs[i].qps / rl[i].qps;
+    c[i] = rl[i].cpu_us_self / (rs[i].cpu_us_server + rs[i].cpu_us_self);
+    note("  pair %d: library %.0f QPS, server %.0f QPS, ratio %.3f (CPU %.3f)", i + 1,
+         rl[i].qps, rs[i].qps, q[i], c[i]);
+  }
+  qsort(rl, PAIRED_ROUNDS, sizeof rl[0], cmp_qps);
+  qsort(rs, PAIRED_ROUNDS, sizeof rs[0], cmp_qps);
+  qsort(q, PAIRED_ROUNDS, sizeof q[0], cmp_double_asc);
+  qsort(c, PAIRED_ROUNDS, sizeof c[0], cmp_double_asc);
+  return (paired_result){.lib = rl[PAIRED_ROUNDS / 2], .srv = rs[PAIRED_ROUNDS / 2],
+                         .qps_ratio = q[PAIRED_ROUNDS / 2], .cpu_ratio = c[PAIRED_ROUNDS / 2],
+                         .qps_ratio_min = q[0], .qps_ratio_max = q[PAIRED_ROUNDS - 1]};
 }
 
 static void phase_search(const opts *o) {
@@ -1679,32 +1735,40 @@ static void phase_search(const opts *o) {
   int ef = pick_ef(o, &ds, ix);
   note("search: ef %d", ef);
   size_t n = (size_t)ds.n_queries;
+  bool async = !o->blocking_clients;
   run_result in1 = measure(&ds, NULL, ix, 1, false, ef, n);
   put_run("inprocess", "threads", 1, ef, &in1);
-  run_result inT = measure(&ds, NULL, ix, o->inproc_threads, false, ef, n);
-  put_run("inprocess", "threads", o->inproc_threads, ef, &inT);
-  run_result srv[MAX_LIST];
-  int four = -1, one = -1;
-  for (int i = 0; i < o->n_s_clients; i++) {
-    srv[i] = measure(&ds, &s, NULL, o->s_clients[i], !o->blocking_clients, ef, n);
-    put_run("server", "clients", o->s_clients[i], ef, &srv[i]);
-    if (o->s_clients[i] == 4)
-      four = i;
-    if (o->s_clients[i] == 1)
-      one = i;
+  /* The headline pair first: library on inproc_threads, server at 4. */
+  bool has_four = false;
+  for (int i = 0; i < o->n_s_clients; i++)
+    has_four |= o->s_clients[i] == 4;
+  paired_result pair = {0};
+  run_result inT;
+  if (has_four) {
+    pair = measure_paired(&ds, &s, ix, o->inproc_threads, 4, async, ef, n);
+    inT = pair.lib;
+  } else {
+    inT = measure(&ds, NULL, ix, o->inproc_threads, false, ef, n);
   }
-  if (four >= 0) {
+  put_run("inprocess", "threads", o->inproc_threads, ef, &inT);
+  for (int i = 0; i < o->n_s_clients; i++) {
+    int clients = o->s_clients[i];
+    run_result r = clients == 4 ? pair.srv : measure(&ds, &s, NULL, clients, async, ef, n);
+    put_run("server", "clients", clients, ef, &r);
+    if (clients == 1)
+      figure_put("search_p50_overhead_us", "server_clients=1 inproc_threads=1",
+                 r.p50_us - in1.p50_us);
+  }
+  if (has_four) {
     char labels[96];
     snprintf(labels, sizeof labels, "server_clients=4 inproc_threads=%d", o->inproc_threads);
-    figure_put("search_qps_ratio", labels, srv[four].qps / inT.qps);
+    figure_put("search_qps_ratio", labels, pair.qps_ratio);
+    figure_put("search_qps_ratio_min", labels, pair.qps_ratio_min);
+    figure_put("search_qps_ratio_max", labels, pair.qps_ratio_max);
     /* The same ratio from CPU per query: what a dedicated machine gives
      * when both sides are CPU-bound (robust to a shared host's noise). */
-    figure_put("search_cpu_ratio", labels,
-               inT.cpu_us_self / (srv[four].cpu_us_server + srv[four].cpu_us_self));
+    figure_put("search_cpu_ratio", labels, pair.cpu_ratio);
   }
-  if (one >= 0)
-    figure_put("search_p50_overhead_us", "server_clients=1 inproc_threads=1",
-               srv[one].p50_us - in1.p50_us);
   figure_put("search_server_rss_mb", "", (double)rss_bytes(s.pid) / 1e6);
   cairn_index_free(ix);
   server_stop(&s);
