@@ -1,6 +1,8 @@
 /* tso.c — timestamp oracle and ID allocator; see tso.h for the invariants. */
 #include "tso.h"
 
+#include "clock.h"
+
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,12 +22,6 @@ struct cairn_tso {
   int64_t next_id;      /* next ID to issue */
   int64_t id_limit;     /* persisted bound: next_id <= id_limit */
 };
-
-static uint64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static cairn_status load_counter(cairn_meta *meta, const char *key,
                                  int64_t *value, cairn_error *err) {
@@ -68,7 +64,7 @@ cairn_status cairn_tso_open(cairn_meta *meta, cairn_tso **out,
     return cairn_error_set(err, CAIRN_NOMEM, NULL);
   tso->meta = meta;
   pthread_mutex_init(&tso->lock, NULL);
-  uint64_t now = now_ms();
+  uint64_t now = (uint64_t)cairn_realtime_ms();
   tso->physical = now > (uint64_t)hwm ? now : (uint64_t)hwm;
   tso->logical = 0;
   tso->saved_hwm = tso->physical + CAIRN_TSO_WINDOW_MS;
@@ -95,7 +91,7 @@ void cairn_tso_close(cairn_tso *tso) {
 
 /* Advance (physical, logical) by count; caller holds the lock. */
 static void advance_nolock(cairn_tso *tso, uint32_t count, uint64_t *first) {
-  uint64_t now = now_ms();
+  uint64_t now = (uint64_t)cairn_realtime_ms();
   if (now > tso->physical) {
     tso->physical = now;
     tso->logical = 0;

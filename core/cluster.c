@@ -19,27 +19,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "cluster.h"
 #include "log.h"
 
 #define CLUSTER_PREFIX "cluster/"
 #define RESYNC_PAUSE_MS 500
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void cairn_cluster_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ts.tv_sec += ms / 1000;
-  ts.tv_nsec += (ms % 1000) * 1000000;
-  if (ts.tv_nsec >= 1000000000) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000;
-  }
+  struct timespec ts = cairn_deadline_in(CLOCK_REALTIME, ms);
   pthread_cond_timedwait(cv, mu, &ts);
 }
 
@@ -106,7 +94,7 @@ static void session_lost(cairn_session *s) {
 
 static void *session_main(void *arg) {
   cairn_session *s = arg;
-  int64_t last_ok = now_ms();
+  int64_t last_ok = cairn_monotonic_ms();
   int64_t period = (int64_t)s->ttl_s * 1000 / 3;
   if (period < 100)
     period = 100;
@@ -121,11 +109,11 @@ static void *session_main(void *arg) {
     cairn_status st = lease ? cairn_meta_lease_keepalive(s->meta, lease, &err)
                             : CAIRN_IO_NOT_FOUND;
     if (st == CAIRN_OK) {
-      last_ok = now_ms();
+      last_ok = cairn_monotonic_ms();
     } else if (st == CAIRN_IO_NOT_FOUND ||
-               now_ms() - last_ok > (int64_t)s->ttl_s * 1000) {
+               cairn_monotonic_ms() - last_ok > (int64_t)s->ttl_s * 1000) {
       session_lost(s);
-      last_ok = now_ms();
+      last_ok = cairn_monotonic_ms();
     } else {
       cairn_log_warn("session %s: keep-alive failed: %s (retrying)", s->role,
                      err.message);

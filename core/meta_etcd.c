@@ -80,6 +80,7 @@
  * HTTP stream per watch (etcd multiplexes watches on one gRPC stream, the
  * gateway does not).
  */
+#include "clock.h"
 #include "meta_etcd.h"
 
 #include <curl/curl.h>
@@ -1008,17 +1009,11 @@ static stream_end watch_stream_once(cairn_meta_watch *w, const char *base) {
   return atomic_load(&w->cancelled) ? S_CANCELLED : w->why;
 }
 
-static long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleep up to ms, waking early on cancel. */
 static void watch_pause(cairn_meta_watch *w, long ms) {
-  long until = now_ms() + ms;
-  while (!atomic_load(&w->cancelled) && now_ms() < until)
-    curl_multi_poll(w->multi, NULL, 0, (int)(until - now_ms()), NULL);
+  long until = cairn_monotonic_ms() + ms;
+  while (!atomic_load(&w->cancelled) && cairn_monotonic_ms() < until)
+    curl_multi_poll(w->multi, NULL, 0, (int)(until - cairn_monotonic_ms()), NULL);
 }
 
 static void watch_fail_start(cairn_meta_watch *w) {
@@ -1034,7 +1029,7 @@ static void *watch_main(void *arg) {
   etcd_meta *em = w->em;
   size_t e = atomic_load(&em->preferred) % em->n_endpoints;
   size_t failures = 0; /* connections in a row that were never confirmed */
-  long broken_since = now_ms(), backoff = 100;
+  long broken_since = cairn_monotonic_ms(), backoff = 100;
   for (;;) {
     stream_end why = watch_stream_once(w, em->endpoints[e]);
     if (why == S_CANCELLED)
@@ -1045,14 +1040,14 @@ static void *watch_main(void *arg) {
       break;
     }
     if (w->confirmed)
-      failures = 0, broken_since = now_ms(), backoff = 100;
+      failures = 0, broken_since = cairn_monotonic_ms(), backoff = 100;
     else
       failures++;
     if (failures >= em->n_endpoints && watch_get_state(w) == W_STARTING) {
       watch_fail_start(w);
       break;
     }
-    if (em->watch_retry_ms > 0 && now_ms() - broken_since > em->watch_retry_ms) {
+    if (em->watch_retry_ms > 0 && cairn_monotonic_ms() - broken_since > em->watch_retry_ms) {
       deliver_lost(w);
       break;
     }
@@ -1141,13 +1136,8 @@ static cairn_status watch_new(etcd_meta *em, const char *prefix, int64_t from,
 
 /* Wait until etcd confirmed the watch or the first connection failed. */
 static watch_state watch_wait_started(cairn_meta_watch *w, cairn_error *err) {
-  struct timespec dl;
-  clock_gettime(CLOCK_REALTIME, &dl);
   long ms = w->em->timeout_ms + w->em->connect_ms * (long)w->em->n_endpoints;
-  dl.tv_sec += ms / 1000;
-  dl.tv_nsec += (ms % 1000) * 1000000L;
-  if (dl.tv_nsec >= 1000000000L)
-    dl.tv_sec++, dl.tv_nsec -= 1000000000L;
+  struct timespec dl = cairn_deadline_in(CLOCK_REALTIME, ms);
   pthread_mutex_lock(&w->mu);
   while (w->state == W_STARTING &&
          pthread_cond_timedwait(&w->cv, &w->mu, &dl) == 0) {

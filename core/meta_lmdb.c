@@ -53,6 +53,7 @@
  * XXX: one thread per watch is fine for the handful of watches a role keeps;
  * a shared dispatcher would be needed for thousands.
  */
+#include "clock.h"
 #include "meta.h"
 
 #include <errno.h>
@@ -173,12 +174,6 @@ static cairn_status lmdb_fail(cairn_error *err, const char *what, int rc) {
                            what, mdb_strerror(rc));
   return cairn_error_set(err, rc == MDB_CORRUPTED ? CAIRN_CORRUPT : CAIRN_IO,
                          "meta store %s failed: %s", what, mdb_strerror(rc));
-}
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int info_get(embedded *s, MDB_txn *t, const char *name, int64_t *out) {
@@ -648,7 +643,7 @@ static bool lease_add_nolock(embedded *s, int64_t id, int64_t ttl) {
     s->leases = nl, s->cap_leases = nc;
   }
   s->leases[s->n_leases++] =
-      (lease_slot){.id = id, .ttl = ttl, .deadline_ms = now_ms() + ttl * 1000};
+      (lease_slot){.id = id, .ttl = ttl, .deadline_ms = cairn_monotonic_ms() + ttl * 1000};
   pthread_cond_signal(&s->reaper_cv);
   return true;
 }
@@ -693,7 +688,7 @@ static cairn_status emb_lease_keepalive(cairn_meta *m, int64_t id,
   pthread_mutex_lock(&s->mu);
   lease_slot *l = lease_find_nolock(s, id);
   if (l != NULL)
-    l->deadline_ms = now_ms() + l->ttl * 1000;
+    l->deadline_ms = cairn_monotonic_ms() + l->ttl * 1000;
   pthread_mutex_unlock(&s->mu);
   if (l == NULL)
     return cairn_error_set(err, CAIRN_IO_NOT_FOUND,
@@ -773,7 +768,7 @@ static void *reaper_main(void *arg) {
   embedded *s = arg;
   pthread_mutex_lock(&s->mu);
   while (!s->stopping) {
-    int64_t now = now_ms(), next = now + 1000, expired = 0;
+    int64_t now = cairn_monotonic_ms(), next = now + 1000, expired = 0;
     for (size_t i = 0; i < s->n_leases && expired == 0; i++) {
       if (s->leases[i].deadline_ms <= now)
         expired = s->leases[i].id;

@@ -13,6 +13,7 @@
  * thread, so a break is seen by the next get; the keeper learns of it
  * through `lost` (under mu) and restarts.
  */
+#include "clock.h"
 #include "meta_version.h"
 
 #include <errno.h>
@@ -72,14 +73,7 @@ uint64_t cairn_meta_version_get(cairn_meta_version *v) {
 
 /* Wait on wake for up to ms, or until signalled. Under mu. */
 static void wait_ms(cairn_meta_version *v, int ms) {
-  struct timespec until;
-  clock_gettime(CLOCK_MONOTONIC, &until);
-  until.tv_sec += ms / 1000;
-  until.tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
+  struct timespec until = cairn_deadline_in(CLOCK_MONOTONIC, ms);
   pthread_cond_timedwait(&v->wake, &v->mu, &until);
 }
 

@@ -108,6 +108,7 @@
  * XXX: a consumer opening at position p reads from the start of p's segment
  * (at most segment_bytes); a sparse offset index would make that O(1).
  */
+#include "clock.h"
 #include "crc32c.h"
 #include "log.h"
 #include "mq.h"
@@ -1265,16 +1266,6 @@ static void wal_consumer_close(cairn_mq_consumer *cc) {
   free(c);
 }
 
-static struct timespec deadline_after(int ms) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  t.tv_sec += ms / 1000;
-  t.tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (t.tv_nsec >= 1000000000L)
-    t.tv_sec++, t.tv_nsec -= 1000000000L;
-  return t;
-}
-
 /* Where a consumer reads c->pos (mu held). */
 typedef struct wal_where {
   int64_t base;   /* segment holding the position */
@@ -1303,7 +1294,7 @@ static bool locate_nolock(const wal_channel *ch, int64_t pos, wal_where *w) {
 static cairn_status consumer_wait(wal_consumer *c, int timeout_ms,
                                   wal_where *w, cairn_error *err) {
   wal_channel *ch = c->ch;
-  struct timespec dl = deadline_after(timeout_ms);
+  struct timespec dl = cairn_deadline_in(CLOCK_MONOTONIC, timeout_ms);
   cairn_status st = CAIRN_OK;
   bool timed_out = false;
   pthread_mutex_lock(&ch->mu);

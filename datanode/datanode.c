@@ -38,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "dn_internal.h"
 #include "log.h"
 
@@ -45,11 +46,7 @@
 #define IDLE_MS 10       /* sleep when a round read nothing */
 #define WAIT_MS 50       /* blocking read while a flush waits for data */
 
-int64_t dn_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t dn_now_ms(void) { return cairn_monotonic_ms(); }
 
 /* ---- collection state --------------------------------------------------- */
 
@@ -285,13 +282,7 @@ static cairn_status consume_round(dn_coll *coll, size_t *got, cairn_error *err) 
 
 /* Phase 3. */
 static void idle_wait(dn_coll *coll) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_nsec += IDLE_MS * 1000000L;
-  if (until.tv_nsec >= 1000000000L) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000L;
-  }
+  struct timespec until = cairn_deadline_in(CLOCK_REALTIME, IDLE_MS);
   pthread_mutex_lock(&coll->mu);
   if (!coll->stop && coll->reqs == NULL)
     pthread_cond_timedwait(&coll->cv, &coll->mu, &until);

@@ -109,6 +109,13 @@ cairn_status dn_coord_list(cairn_datanode *dn, cairn_arena *arena,
   return CAIRN_OK;
 }
 
+bool dn_partition_in(const int64_t *ids, size_t n, int64_t id) {
+  for (size_t i = 0; i < n; i++)
+    if (ids[i] == id)
+      return true;
+  return false;
+}
+
 cairn_status dn_coord_partitions(cairn_datanode *dn, cairn_arena *arena,
                                  int64_t collection_id, const int64_t **ids,
                                  size_t *n, cairn_error *err) {

@@ -272,13 +272,6 @@ static cairn_status partitions_under(cairn_objstore *store, const char *prefix,
   }
 }
 
-static bool is_live(const int64_t *live, size_t n, int64_t id) {
-  for (size_t i = 0; i < n; i++)
-    if (live[i] == id)
-      return true;
-  return false;
-}
-
 cairn_status dn_sweep_dropped_partitions(cairn_datanode *dn,
                                          int64_t collection_id,
                                          cairn_error *err) {
@@ -300,7 +293,7 @@ cairn_status dn_sweep_dropped_partitions(cairn_datanode *dn,
                : cairn_error_set(err, CAIRN_NOMEM, NULL);
   }
   for (size_t i = 0; st == CAIRN_OK && i < found.n; i++)
-    if (!is_live(live, n_live, found.ids[i])) {
+    if (!dn_partition_in(live, n_live, found.ids[i])) {
       cairn_log_info("datanode: collection %" PRId64 ": partition %" PRId64
                      " is dropped but has objects left", collection_id,
                      found.ids[i]);

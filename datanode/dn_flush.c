@@ -288,10 +288,7 @@ static cairn_status forget_dropped_partitions(dn_coll *coll, dn_channel *ch,
   cairn_status st =
       dn_coord_partitions(coll->dn, arena, coll->id, &live, &n_live, err);
   for (size_t i = 0; st == CAIRN_OK && i < ch->n_parts;) {
-    size_t k = 0;
-    while (k < n_live && live[k] != ch->parts[i].partition_id)
-      k++;
-    if (k < n_live) {
+    if (dn_partition_in(live, n_live, ch->parts[i].partition_id)) {
       i++;
       continue;
     }

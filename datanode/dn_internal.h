@@ -171,6 +171,8 @@ cairn_status dn_coord_list(cairn_datanode *dn, cairn_arena *arena,
 cairn_status dn_coord_partitions(cairn_datanode *dn, cairn_arena *arena,
                                  int64_t collection_id, const int64_t **ids,
                                  size_t *n, cairn_error *err);
+/* Whether id is among the n ids of a dn_coord_partitions answer. */
+bool dn_partition_in(const int64_t *ids, size_t n, int64_t id);
 /* count consecutive ids starting at *first. */
 cairn_status dn_coord_alloc_ids(cairn_datanode *dn, uint32_t count,
                                 int64_t *first, cairn_error *err);

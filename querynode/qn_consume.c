@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "qn_internal.h"
 
@@ -142,18 +143,6 @@ void qn_consumer_join(qn_chan *ch) {
   ch->started = false;
 }
 
-static struct timespec deadline_in(int ms) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ts.tv_sec += ms / 1000;
-  ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (ts.tv_nsec >= 1000000000L) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000L;
-  }
-  return ts;
-}
-
 /* Waits until ch consumed up to `next` (ch->mu held). */
 static cairn_status wait_chan_nolock(qn_chan *ch, int64_t next,
                                      const struct timespec *dl, int timeout_ms,
@@ -171,7 +160,7 @@ static cairn_status wait_chan_nolock(qn_chan *ch, int64_t next,
 }
 
 cairn_status qn_wait_strong(qn_coll *c, int timeout_ms, cairn_error *err) {
-  struct timespec dl = deadline_in(timeout_ms);
+  struct timespec dl = cairn_deadline_in(CLOCK_REALTIME, timeout_ms);
   for (size_t i = 0; i < c->n_chans; i++) {
     qn_chan *ch = &c->chans[i];
     int64_t first = 0, next = 0;

@@ -75,6 +75,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "rpc.h"
 
@@ -136,11 +137,7 @@ struct cairn_rpc_server {
   pthread_t *threads;
 };
 
-int64_t cairn_rpc_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t cairn_rpc_now_ms(void) { return cairn_realtime_ms(); }
 
 static double monotonic_seconds(void) {
   struct timespec ts;
