@@ -284,6 +284,12 @@ static cairn_status start_servers(role_state *s, cairn_error *err) {
     services[n++] = cluster_coord_service(s->cluster_coord);
   if (s->node != NULL && cluster_node_service(s->node) != NULL)
     services[n++] = cluster_node_service(s->node);
+  const char *transport = cairn_config_string(s->cfg, "grpc.transport");
+  bool native = strcmp(transport, "native") == 0;
+  if (!native && strcmp(transport, "grpc-core") != 0)
+    return cairn_error_set(err, CAIRN_INVALID_ARGUMENT,
+                           "grpc.transport must be native or grpc-core, got '%s'",
+                           transport);
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   int workers = (int)cairn_config_int(s->cfg, "grpc.workers");
   if (workers <= 0)
@@ -298,6 +304,7 @@ static cairn_status start_servers(role_state *s, cairn_error *err) {
       .max_message_bytes = (size_t)cairn_config_size(s->cfg, "grpc.maxMessageSize"),
       .workers = workers,
       .pollers = pollers,
+      .transport = native ? CAIRN_RPC_NATIVE : CAIRN_RPC_GRPC_CORE,
   };
   cairn_status st = cairn_rpc_server_start(&opts, services, observe_call, NULL,
                                            &s->grpc, err);

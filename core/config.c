@@ -45,6 +45,8 @@ static const cairn_config_def defs[] = {
      "Port of the Milvus gRPC service (0 = pick a free port)"},
     {"grpc.maxMessageSize", Z, "256MB", 0, 0,
      "Largest gRPC message accepted or sent"},
+    {"grpc.transport", S, "native", 0, 0,
+     "Server side of the gRPC port: native (HTTP/2 on libnghttp2, less CPU per call) or grpc-core (the gRPC C core server, which also accepts compressed messages)"},
     {"grpc.workers", I, "0", 0, 4096,
      "gRPC worker threads (0 = twice the cores, at least 4; in standalone one per core takes calls, the others stand by for blocking ones)"},
     {"http.host", S, "0.0.0.0", 0, 0, "Address of the /healthz and /metrics server"},

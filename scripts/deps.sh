@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
+  libgrpc-dev libnghttp2-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
   liblmdb-dev libmicrohttpd-dev libyaml-dev libjson-c-dev libcmocka-dev
   libcurl4-openssl-dev libzstd-dev libxxhash-dev
   etcd-server librdkafka-dev libssl-dev

@@ -1,6 +1,7 @@
 /*
  * rpc.h — unary RPC on protobuf-c messages: a method table, a gRPC server
- * (gRPC C core), a gRPC client, and a direct in-process transport.
+ * (native HTTP/2 on libnghttp2, or the gRPC C core), a gRPC client (gRPC C
+ * core), and a direct in-process transport.
  *
  * The model: a *service* is a table of handlers keyed by full method path
  * ("/milvus.proto.milvus.MilvusService/Connect"), each with the protobuf-c
@@ -114,6 +115,16 @@ bool cairn_rpc_service_blocking(const cairn_rpc_service *service, size_t i);
 
 typedef struct cairn_rpc_server cairn_rpc_server;
 
+/* Which implementation serves the port. Both speak gRPC over HTTP/2 to
+ * any gRPC client; NATIVE (libnghttp2 with our own epoll loop, see
+ * h2server.c) costs less CPU per call and does not decompress messages
+ * (a compressed request gets UNIMPLEMENTED); GRPC_CORE is the gRPC C core
+ * server. */
+typedef enum cairn_rpc_transport {
+  CAIRN_RPC_GRPC_CORE = 0,
+  CAIRN_RPC_NATIVE = 1,
+} cairn_rpc_transport;
+
 typedef struct cairn_rpc_server_options {
   const char *host;          /* "0.0.0.0", "127.0.0.1", "[::]" */
   int port;                  /* 0 = pick a free port */
@@ -124,6 +135,7 @@ typedef struct cairn_rpc_server_options {
    * busy server runs about one thread per core without a wait on a flush
    * or a sync stalling every other call. */
   int pollers;
+  cairn_rpc_transport transport;
 } cairn_rpc_server_options;
 
 /* Called after every served call (metrics); may be NULL. */

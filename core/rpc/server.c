@@ -1,5 +1,6 @@
 /*
- * server.c — the gRPC unary server on the gRPC C core.
+ * server.c — the gRPC unary server on the gRPC C core (transport
+ * CAIRN_RPC_GRPC_CORE; h2server.c is the native one).
  *
  * Every served method path of every service is registered with gRPC
  * (grpc_server_register_method, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER),
@@ -46,7 +47,7 @@
  * sleep and a wake-up of the worker and of gRPC's poller; on 2 cores that
  * was ~90 us of CPU per call in context switches.
  *
- * Shutdown: cairn_rpc_server_stop() asks gRPC to stop accepting, waits up to
+ * Shutdown: grpcc_server_stop() asks gRPC to stop accepting, waits up to
  * the grace period for calls in flight, then cancels the rest. A call that
  * matched a slot but waited in the queue for a worker is not in flight: once
  * the stop began it is answered UNAVAILABLE without running its handler
@@ -78,6 +79,7 @@
 #include "clock.h"
 #include "log.h"
 #include "rpc.h"
+#include "rpc_internal.h"
 
 /* A registered method path. */
 typedef struct srv_method {
@@ -112,7 +114,7 @@ typedef struct srv_slot {
   int cancelled;
 } srv_slot;
 
-struct cairn_rpc_server {
+struct grpcc_server {
   grpc_server *server;
   grpc_completion_queue *cq;          /* shared by every worker */
   grpc_completion_queue *shutdown_cq; /* for the shutdown notification */
@@ -177,7 +179,7 @@ static int64_t deadline_ms(gpr_timespec deadline) {
 
 /* ---- slots -------------------------------------------------------------- */
 
-static void slot_died(cairn_rpc_server *srv, srv_slot *slot) {
+static void slot_died(grpcc_server *srv, srv_slot *slot) {
   slot->state = SLOT_DEAD;
   pthread_mutex_lock(&srv->mu);
   if (--srv->n_live == 0)
@@ -187,7 +189,7 @@ static void slot_died(cairn_rpc_server *srv, srv_slot *slot) {
 
 /* Asks gRPC for the slot's next call. Returns false (the slot is dead)
  * when the server or the queue refuses: it is shutting down. */
-static bool slot_request(cairn_rpc_server *srv, srv_slot *slot) {
+static bool slot_request(grpcc_server *srv, srv_slot *slot) {
   grpc_metadata_array_init(&slot->md);
   slot->call = NULL;
   slot->payload = NULL;
@@ -223,7 +225,7 @@ static void slot_clear_request(srv_slot *slot) {
 
 /* The send batch completed: free it, request the next call, then release
  * the finished one (in that order: see the top). */
-static void slot_sent(cairn_rpc_server *srv, srv_slot *slot) {
+static void slot_sent(grpcc_server *srv, srv_slot *slot) {
   grpc_call *done = slot->call;
   if (slot->out != NULL)
     grpc_byte_buffer_destroy(slot->out);
@@ -235,7 +237,7 @@ static void slot_sent(cairn_rpc_server *srv, srv_slot *slot) {
 
 /* ---- poller turns (see the top) ----------------------------------------- */
 
-static void turn_take(cairn_rpc_server *srv) {
+static void turn_take(grpcc_server *srv) {
   pthread_mutex_lock(&srv->turn_mu);
   while (srv->n_turns >= srv->n_pollers && !atomic_load(&srv->stopping))
     pthread_cond_wait(&srv->poll_turn, &srv->turn_mu);
@@ -244,7 +246,7 @@ static void turn_take(cairn_rpc_server *srv) {
 }
 
 /* Gives the turn back; wake_standby: a standby takes it over now. */
-static void turn_give(cairn_rpc_server *srv, bool wake_standby) {
+static void turn_give(grpcc_server *srv, bool wake_standby) {
   pthread_mutex_lock(&srv->turn_mu);
   srv->n_turns--;
   if (wake_standby)
@@ -294,7 +296,7 @@ static cairn_grpc_code run_call(const srv_method *m, cairn_rpc_ctx *ctx,
 /* Starts the reply batch: initial metadata, the message (when code is OK),
  * the status and the close, all at once; the slot's tag comes back when it
  * is done. The reply is packed here, so the arena may go right after. */
-static void start_reply(cairn_rpc_server *srv, srv_slot *slot,
+static void start_reply(grpcc_server *srv, srv_slot *slot,
                         cairn_grpc_code code, const char *message,
                         const ProtobufCMessage *reply) {
   slot->out = NULL;
@@ -329,7 +331,7 @@ static void start_reply(cairn_rpc_server *srv, srv_slot *slot,
 
 /* A call matched the slot: run it and start its reply. *turn: whether
  * this worker holds a poller turn (given up here for a blocking method). */
-static void serve_call(cairn_rpc_server *srv, srv_slot *slot, bool *turn) {
+static void serve_call(grpcc_server *srv, srv_slot *slot, bool *turn) {
   double started = monotonic_seconds();
   slot->state = SLOT_SERVING;
   cairn_arena *arena = cairn_arena_new();
@@ -374,7 +376,7 @@ static void serve_call(cairn_rpc_server *srv, srv_slot *slot, bool *turn) {
 }
 
 /* One event of the shared queue. */
-static void handle_event(cairn_rpc_server *srv, grpc_event ev, bool *turn) {
+static void handle_event(grpcc_server *srv, grpc_event ev, bool *turn) {
   srv_slot *slot = ev.tag;
   if (slot->state == SLOT_SENDING) {
     slot_sent(srv, slot);
@@ -390,7 +392,7 @@ static void handle_event(cairn_rpc_server *srv, grpc_event ev, bool *turn) {
 }
 
 static void *worker_main(void *p) {
-  cairn_rpc_server *srv = p;
+  grpcc_server *srv = p;
   for (;;) {
     turn_take(srv);
     bool turn = true;
@@ -428,7 +430,7 @@ static grpc_server *create_grpc_server(size_t max_message_bytes) {
   return grpc_server_create(&channel_args, NULL);
 }
 
-static cairn_status bind_port(cairn_rpc_server *srv,
+static cairn_status bind_port(grpcc_server *srv,
                               const cairn_rpc_server_options *opts,
                               cairn_error *err) {
   char addr[300];
@@ -452,7 +454,7 @@ static size_t count_services(cairn_rpc_service *const *services) {
 
 /* Registers every served path (before grpc_server_start) and sizes the
  * slot table: `workers` slots per method, plus the generic one. */
-static cairn_status register_methods(cairn_rpc_server *srv, cairn_error *err) {
+static cairn_status register_methods(grpcc_server *srv, cairn_error *err) {
   size_t cap = 0;
   for (cairn_rpc_service **s = srv->services; *s != NULL; s++)
     cap += cairn_rpc_service_n_methods(*s);
@@ -485,7 +487,7 @@ static cairn_status register_methods(cairn_rpc_server *srv, cairn_error *err) {
 }
 
 /* Puts every slot's first request (after grpc_server_start). */
-static void request_all(cairn_rpc_server *srv) {
+static void request_all(grpcc_server *srv) {
   pthread_mutex_lock(&srv->mu);
   srv->n_live = srv->n_slots;
   pthread_mutex_unlock(&srv->mu);
@@ -493,7 +495,7 @@ static void request_all(cairn_rpc_server *srv) {
     slot_request(srv, &srv->slots[i]);
 }
 
-static cairn_status start_workers(cairn_rpc_server *srv, cairn_error *err) {
+static cairn_status start_workers(grpcc_server *srv, cairn_error *err) {
   for (int i = 0; i < srv->n_workers; i++) {
     if (pthread_create(&srv->threads[i], NULL, worker_main, srv) != 0)
       return cairn_error_set(err, CAIRN_INTERNAL, "cannot start rpc worker");
@@ -502,9 +504,9 @@ static cairn_status start_workers(cairn_rpc_server *srv, cairn_error *err) {
   return CAIRN_OK;
 }
 
-static cairn_rpc_server *server_alloc(const cairn_rpc_server_options *opts,
+static grpcc_server *server_alloc(const cairn_rpc_server_options *opts,
                                       cairn_rpc_service *const *services) {
-  cairn_rpc_server *srv = calloc(1, sizeof *srv);
+  grpcc_server *srv = calloc(1, sizeof *srv);
   if (srv == NULL)
     return NULL;
   size_t n_services = count_services(services);
@@ -529,14 +531,14 @@ static cairn_rpc_server *server_alloc(const cairn_rpc_server_options *opts,
   return srv;
 }
 
-cairn_status cairn_rpc_server_start(const cairn_rpc_server_options *opts,
+cairn_status grpcc_server_start(const cairn_rpc_server_options *opts,
                                     cairn_rpc_service *const *services,
                                     cairn_rpc_observer observer,
                                     void *observer_user,
-                                    cairn_rpc_server **out, cairn_error *err) {
+                                    grpcc_server **out, cairn_error *err) {
   *out = NULL;
   grpc_init();
-  cairn_rpc_server *srv = server_alloc(opts, services);
+  grpcc_server *srv = server_alloc(opts, services);
   if (srv == NULL) {
     grpc_shutdown();
     return cairn_error_set(err, CAIRN_NOMEM, NULL);
@@ -559,20 +561,20 @@ cairn_status cairn_rpc_server_start(const cairn_rpc_server_options *opts,
     st = start_workers(srv, err);
   }
   if (st != CAIRN_OK) {
-    cairn_rpc_server_stop(srv, 0);
+    grpcc_server_stop(srv, 0);
     return st;
   }
   *out = srv;
   return CAIRN_OK;
 }
 
-int cairn_rpc_server_port(const cairn_rpc_server *server) {
+int grpcc_server_port(const grpcc_server *server) {
   return server->port;
 }
 
 /* Waits until every slot is dead; with no worker running, serves the
  * queue's events here (a start that failed to create its threads). */
-static void wait_slots_dead(cairn_rpc_server *srv) {
+static void wait_slots_dead(grpcc_server *srv) {
   if (srv->n_started == 0) {
     while (srv->n_live > 0) {
       grpc_event ev = grpc_completion_queue_next(
@@ -598,7 +600,7 @@ static void drain_and_destroy(grpc_completion_queue *cq) {
   grpc_completion_queue_destroy(cq);
 }
 
-void cairn_rpc_server_stop(cairn_rpc_server *srv, int grace_ms) {
+void grpcc_server_stop(grpcc_server *srv, int grace_ms) {
   if (srv == NULL)
     return;
   atomic_store(&srv->stopping, true);

@@ -1,5 +1,6 @@
 /*
- * test_rpc.c — the RPC layer: gRPC server + client round trips, metadata,
+ * test_rpc.c — the RPC layer, with each server transport (the gRPC C core
+ * and the native one): server + client round trips, metadata,
  * UNIMPLEMENTED for unserved and unknown methods, large messages and the
  * size limit, deadlines, concurrent calls, the direct transport,
  * shutdown with a call in flight, a shutdown with many calls queued
@@ -25,6 +26,9 @@
 #include "rpc.h"
 
 #define PATH(m) "/milvus.proto.milvus.MilvusService/" m
+
+/* The server transport under test: every test runs once per transport. */
+static cairn_rpc_transport g_transport;
 
 /* GetVersion answers the dbname header, so metadata is visible. */
 static cairn_grpc_code h_version(cairn_rpc_ctx *ctx, const ProtobufCMessage *m,
@@ -107,7 +111,7 @@ static int setup_with_limit(void **state, size_t limit) {
                                          methods, NULL, &f->service, &err),
                    CAIRN_OK);
   cairn_rpc_service *list[] = {f->service, NULL};
-  cairn_rpc_server_options opts = {.host = "127.0.0.1", .port = 0,
+  cairn_rpc_server_options opts = {.transport = g_transport, .host = "127.0.0.1", .port = 0,
                                    .max_message_bytes = limit, .workers = 4};
   assert_int_equal(cairn_rpc_server_start(&opts, list, NULL, NULL, &f->server, &err),
                    CAIRN_OK);
@@ -356,7 +360,7 @@ static void *busy_caller(void *p) {
 static void test_stop_with_queued_calls(void **state) {
   fixture *f = *state;
   cairn_rpc_service *list[] = {f->service, NULL};
-  cairn_rpc_server_options opts = {.host = "127.0.0.1", .port = 0,
+  cairn_rpc_server_options opts = {.transport = g_transport, .host = "127.0.0.1", .port = 0,
                                    .max_message_bytes = 1 << 20, .workers = 1};
   cairn_rpc_server *server = NULL;
   cairn_error err = {0};
@@ -424,7 +428,7 @@ static double version_during_flush(bool flush_blocking) {
   if (flush_blocking)
     assert_int_equal(cairn_rpc_service_mark_blocking(svc, blocking, &err), CAIRN_OK);
   cairn_rpc_service *list[] = {svc, NULL};
-  cairn_rpc_server_options opts = {.host = "127.0.0.1", .port = 0, .max_message_bytes = 1 << 20,
+  cairn_rpc_server_options opts = {.transport = g_transport, .host = "127.0.0.1", .port = 0, .max_message_bytes = 1 << 20,
                                    .workers = 3, .pollers = 1};
   cairn_rpc_server *server = NULL;
   assert_int_equal(cairn_rpc_server_start(&opts, list, NULL, NULL, &server, &err), CAIRN_OK);
@@ -474,7 +478,7 @@ static void test_blocking_methods_free_a_poller(void **state) {
 static void test_port_in_use(void **state) {
   fixture *f = *state;
   cairn_rpc_service *list[] = {f->service, NULL};
-  cairn_rpc_server_options opts = {.host = "127.0.0.1",
+  cairn_rpc_server_options opts = {.transport = g_transport, .host = "127.0.0.1",
                                    .port = cairn_rpc_server_port(f->server),
                                    .max_message_bytes = 1 << 20, .workers = 1};
   cairn_rpc_server *second = NULL;
@@ -499,5 +503,9 @@ int main(void) {
       cmocka_unit_test(test_blocking_methods_free_a_poller),
       cmocka_unit_test_setup_teardown(test_port_in_use, setup, teardown),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  g_transport = CAIRN_RPC_GRPC_CORE;
+  int failed = cmocka_run_group_tests_name("grpc-core server", tests, NULL, NULL);
+  g_transport = CAIRN_RPC_NATIVE;
+  failed += cmocka_run_group_tests_name("native server", tests, NULL, NULL);
+  return failed;
 }

@@ -1,0 +1,41 @@
+/*
+ * rpc_internal.h — the two server transports behind rpc.h's server API
+ * (server_api.c picks one per server): the gRPC C core server (server.c)
+ * and the native HTTP/2 server on libnghttp2 (h2server.c). Same contract
+ * as cairn_rpc_server_start / _port / _stop.
+ */
+#ifndef CAIRN_RPC_INTERNAL_H
+#define CAIRN_RPC_INTERNAL_H
+#include <stdint.h>
+
+#include "rpc.h"
+
+typedef struct grpcc_server grpcc_server;
+cairn_status grpcc_server_start(const cairn_rpc_server_options *opts,
+                                cairn_rpc_service *const *services,
+                                cairn_rpc_observer observer, void *observer_user,
+                                grpcc_server **out, cairn_error *err);
+int grpcc_server_port(const grpcc_server *server);
+void grpcc_server_stop(grpcc_server *server, int grace_ms);
+
+typedef struct h2_server h2_server;
+cairn_status h2_server_start(const cairn_rpc_server_options *opts,
+                             cairn_rpc_service *const *services,
+                             cairn_rpc_observer observer, void *observer_user,
+                             h2_server **out, cairn_error *err);
+int h2_server_port(const h2_server *server);
+void h2_server_stop(h2_server *server, int grace_ms);
+
+/* grpc-timeout header value -> milliseconds (rounded up); -1 when
+ * malformed. */
+int64_t h2_parse_timeout(const uint8_t *value, size_t len);
+
+/* Fuzzing the native server without sockets or threads: a server that
+ * serves the services, and one connection fed `data` (as a client's bytes,
+ * in pieces); its calls run inline, its output is dropped. */
+cairn_status h2_fuzz_new(cairn_rpc_service *const *services,
+                         size_t max_message_bytes, h2_server **out,
+                         cairn_error *err);
+void h2_fuzz_feed(h2_server *server, const uint8_t *data, size_t len);
+void h2_fuzz_free(h2_server *server);
+#endif
