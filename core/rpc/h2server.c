@@ -90,6 +90,7 @@
 #define H2_MAX_METADATA 8192        /* longest metadata value we keep */
 #define H2_MAX_PATH 1024
 #define H2_READ_BUDGET (1u << 20)   /* bytes read per event before re-arming */
+#define H2_READ_BUF (64u << 10)     /* a worker's receive buffer */
 #define H2_OUT_CHUNK (256u << 10)   /* bytes pulled from nghttp2 per write */
 #define H2_MAX_LISTEN 4
 
@@ -806,17 +807,17 @@ static bool conn_feed(h2_conn *c, const uint8_t *data, size_t n) {
   return true;
 }
 
-/* Reads what the socket has (mutex held); false: close. */
-static bool conn_read(h2_conn *c) {
-  static _Thread_local uint8_t buf[65536];
+/* Reads what the socket has into the worker's buffer (H2_READ_BUF bytes)
+ * and feeds it (mutex held); false: close. */
+static bool conn_read(h2_conn *c, uint8_t *buf) {
   size_t total = 0;
   while (total < H2_READ_BUDGET) {
-    ssize_t n = recv(c->fd, buf, sizeof buf, 0);
+    ssize_t n = recv(c->fd, buf, H2_READ_BUF, 0);
     if (n > 0) {
       if (!conn_feed(c, buf, (size_t)n))
         return false;
       total += (size_t)n;
-      if ((size_t)n < sizeof buf)
+      if ((size_t)n < H2_READ_BUF)
         return true; /* drained; more data re-fires the event */
       continue;
     }
@@ -1042,11 +1043,12 @@ static void accept_all(h2_server *srv, int lfd) {
 
 /* An event of connection c (a reference held): read, write, re-arm, then
  * run the first complete request here and queue the others. */
-static void conn_event(h2_server *srv, h2_conn *c, uint32_t events, bool *turn) {
+static void conn_event(h2_server *srv, h2_conn *c, uint32_t events,
+                       uint8_t *buf, bool *turn) {
   pthread_mutex_lock(&c->mu);
   bool ok = !c->closed;
   if (ok && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-    ok = conn_read(c);
+    ok = conn_read(c, buf);
   if (ok)
     ok = conn_flush(c);
   h2_call *ready = c->ready;
@@ -1070,7 +1072,8 @@ static void conn_event(h2_server *srv, h2_conn *c, uint32_t events, bool *turn) 
   run_call(srv, first, turn);
 }
 
-static void handle_event(h2_server *srv, const struct epoll_event *ev, bool *turn) {
+static void handle_event(h2_server *srv, const struct epoll_event *ev,
+                         uint8_t *buf, bool *turn) {
   uint64_t token = ev->data.u64;
   if (token == TOKEN_WAKE) {
     if (!atomic_load(&srv->exiting)) { /* left readable to wake every worker */
@@ -1089,12 +1092,17 @@ static void handle_event(h2_server *srv, const struct epoll_event *ev, bool *tur
   h2_conn *c = conn_get(srv, token);
   if (c == NULL)
     return;
-  conn_event(srv, c, ev->events, turn);
+  conn_event(srv, c, ev->events, buf, turn);
   conn_put(c);
 }
 
 static void *worker_main(void *p) {
   h2_server *srv = p;
+  uint8_t *buf = malloc(H2_READ_BUF);
+  if (buf == NULL) {
+    cairn_log_error("rpc: a worker has no memory for its receive buffer");
+    return NULL;
+  }
   while (!atomic_load(&srv->exiting)) {
     turn_take(srv);
     bool turn = true;
@@ -1105,11 +1113,12 @@ static void *worker_main(void *p) {
       struct epoll_event ev;
       int n = epoll_wait(srv->epfd, &ev, 1, -1);
       if (n == 1 && !atomic_load(&srv->exiting))
-        handle_event(srv, &ev, &turn);
+        handle_event(srv, &ev, buf, &turn);
     }
     if (turn)
       turn_give(srv, false);
   }
+  free(buf);
   return NULL;
 }
 
