@@ -90,7 +90,7 @@
 #define H2_MAX_METADATA 8192        /* longest metadata value we keep */
 #define H2_MAX_PATH 1024
 #define H2_READ_BUDGET (1u << 20)   /* bytes read per event before re-arming */
-#define H2_READ_BUF (64u << 10)     /* a worker's receive buffer */
+#define H2_READ_BUF (256u << 10)    /* a worker's receive buffer */
 #define H2_OUT_CHUNK (256u << 10)   /* bytes pulled from nghttp2 per write */
 #define H2_MAX_LISTEN 4
 
@@ -119,6 +119,7 @@ typedef struct h2_stream {
   char encoding[32];       /* grpc-encoding, "" when absent */
   int64_t timeout_ms;      /* grpc-timeout, -1 when absent */
   bool post, grpc_type, bad_header, too_big, done;
+  bool sized;              /* body sized once to its declared length */
   uint8_t *body;           /* the request's DATA so far */
   size_t len, cap;
   /* the reply, once submitted */
@@ -612,6 +613,18 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id,
   }
   memcpy(s->body + s->len, data, len);
   s->len += len;
+  if (!s->sized && s->len >= 5) { /* one allocation for a large message */
+    s->sized = true;
+    size_t want = 5 + ((size_t)s->body[1] << 24 | (size_t)s->body[2] << 16 |
+                       (size_t)s->body[3] << 8 | s->body[4]);
+    if (want > s->cap && want <= c->srv->max_message + 5) {
+      uint8_t *p = realloc(s->body, want);
+      if (p == NULL)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+      s->body = p;
+      s->cap = want;
+    }
+  }
   return 0;
 }
 
