@@ -33,9 +33,9 @@
  * it, and then runs the first complete request itself; further complete
  * requests of that read go to the run queue (and wake another worker), so
  * concurrent calls multiplexed on one connection run in parallel.
- * Poller turns as in server.c: at most `pollers` workers take events at a
- * time; a worker gives its turn up (and wakes a standby) before running a
- * handler of a method marked blocking.
+ * Poller turns (turns.c, shared with server.c): at most `pollers` workers
+ * take events at a time; a worker gives its turn up (and wakes a standby)
+ * before running a handler of a method marked blocking.
  *
  * Locking: a connection's mutex guards its nghttp2 session, its socket and
  * its output buffer; any worker may write a reply to any connection under
@@ -181,10 +181,7 @@ struct h2_server {
   h2_call *q_head, *q_tail;
   int n_running;
   atomic_bool stopping, exiting;
-  /* poller turns */
-  pthread_mutex_t turn_mu;
-  pthread_cond_t poll_turn;
-  int n_pollers, n_turns;
+  rpc_turns turns;
   int n_workers, n_started;
   pthread_t *threads;
 };
@@ -903,24 +900,6 @@ static void running_done(h2_server *srv) {
   pthread_mutex_unlock(&srv->q_mu);
 }
 
-/* ---- poller turns (as in server.c) --------------------------------------- */
-
-static void turn_take(h2_server *srv) {
-  pthread_mutex_lock(&srv->turn_mu);
-  while (srv->n_turns >= srv->n_pollers && !atomic_load(&srv->stopping))
-    pthread_cond_wait(&srv->poll_turn, &srv->turn_mu);
-  srv->n_turns++;
-  pthread_mutex_unlock(&srv->turn_mu);
-}
-
-static void turn_give(h2_server *srv, bool wake_standby) {
-  pthread_mutex_lock(&srv->turn_mu);
-  srv->n_turns--;
-  if (wake_standby)
-    pthread_cond_signal(&srv->poll_turn);
-  pthread_mutex_unlock(&srv->turn_mu);
-}
-
 /* ---- running a call ------------------------------------------------------- */
 
 /* Packs reply behind the 5-byte gRPC prefix; NULL when too big or no
@@ -973,7 +952,7 @@ static cairn_grpc_code run_handler(h2_server *srv, h2_call *call,
     return CAIRN_GRPC_INVALID_ARGUMENT;
   }
   if (m->blocking && *turn) {
-    turn_give(srv, true);
+    rpc_turns_give(&srv->turns, true);
     *turn = false;
   }
   return cairn_rpc_service_dispatch(m->service, ctx, req, reply);
@@ -1128,7 +1107,7 @@ static void *worker_main(void *p) {
     return NULL;
   }
   while (!atomic_load(&srv->exiting)) {
-    turn_take(srv);
+    rpc_turns_take(&srv->turns);
     bool turn = true;
     h2_call *call = queue_pop(srv);
     if (call != NULL) {
@@ -1140,7 +1119,7 @@ static void *worker_main(void *p) {
         handle_event(srv, &ev, buf, &turn);
     }
     if (turn)
-      turn_give(srv, false);
+      rpc_turns_give(&srv->turns, false);
   }
   free(buf);
   return NULL;
@@ -1282,8 +1261,6 @@ static h2_server *server_alloc(const cairn_rpc_server_options *opts,
     n++;
   srv->services = calloc(n + 1, sizeof *srv->services);
   srv->n_workers = opts->workers > 0 ? opts->workers : 4;
-  srv->n_pollers = opts->pollers > 0 && opts->pollers < srv->n_workers
-                       ? opts->pollers : srv->n_workers;
   srv->threads = calloc((size_t)srv->n_workers, sizeof *srv->threads);
   srv->epfd = epoll_create1(EPOLL_CLOEXEC);
   srv->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -1296,8 +1273,7 @@ static h2_server *server_alloc(const cairn_rpc_server_options *opts,
   pthread_mutex_init(&srv->conns_mu, NULL);
   pthread_mutex_init(&srv->q_mu, NULL);
   pthread_cond_init(&srv->q_idle, NULL);
-  pthread_mutex_init(&srv->turn_mu, NULL);
-  pthread_cond_init(&srv->poll_turn, NULL);
+  rpc_turns_init(&srv->turns, srv->n_workers, opts->pollers);
   atomic_init(&srv->stopping, false);
   atomic_init(&srv->exiting, false);
   return srv;
@@ -1318,8 +1294,7 @@ static void server_free(h2_server *srv) {
   pthread_mutex_destroy(&srv->conns_mu);
   pthread_mutex_destroy(&srv->q_mu);
   pthread_cond_destroy(&srv->q_idle);
-  pthread_mutex_destroy(&srv->turn_mu);
-  pthread_cond_destroy(&srv->poll_turn);
+  rpc_turns_destroy(&srv->turns);
   free(srv->conns);
   free(srv->gens);
   free(srv->methods);
@@ -1439,9 +1414,7 @@ void h2_server_stop(h2_server *srv, int grace_ms) {
   if (srv == NULL)
     return;
   atomic_store(&srv->stopping, true);
-  pthread_mutex_lock(&srv->turn_mu); /* standbys help answer the queue */
-  pthread_cond_broadcast(&srv->poll_turn);
-  pthread_mutex_unlock(&srv->turn_mu);
+  rpc_turns_open(&srv->turns); /* standbys help answer the queue */
   for (int i = 0; i < srv->n_listen; i++) {
     epoll_ctl(srv->epfd, EPOLL_CTL_DEL, srv->listen_fds[i], NULL);
     close(srv->listen_fds[i]);

@@ -6,9 +6,27 @@
  */
 #ifndef CAIRN_RPC_INTERNAL_H
 #define CAIRN_RPC_INTERNAL_H
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "rpc.h"
+
+/* Poller turns (turns.c): at most n_pollers of a server's workers take
+ * events at a time; a worker gives its turn up, waking a standby, before a
+ * handler of a method marked blocking; the stop opens the limit. */
+typedef struct rpc_turns {
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* a turn was given up with a wake-up, or opened */
+  int n_pollers;     /* min(pollers, workers); pollers <= 0: workers */
+  int n_turns;       /* turns held */
+  bool opened;       /* the server stops: no limit any more */
+} rpc_turns;
+void rpc_turns_init(rpc_turns *turns, int workers, int pollers);
+void rpc_turns_destroy(rpc_turns *turns);
+void rpc_turns_take(rpc_turns *turns);
+void rpc_turns_give(rpc_turns *turns, bool wake_standby);
+void rpc_turns_open(rpc_turns *turns);
 
 typedef struct grpcc_server grpcc_server;
 cairn_status grpcc_server_start(const cairn_rpc_server_options *opts,

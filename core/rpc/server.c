@@ -132,10 +132,7 @@ struct grpcc_server {
   atomic_bool stopping;               /* cairn_rpc_server_stop has begun */
   int n_workers;
   int n_started;                      /* worker threads running */
-  pthread_mutex_t turn_mu;            /* guards n_turns */
-  pthread_cond_t poll_turn;           /* a turn was given up (or the stop) */
-  int n_pollers;                      /* turns: workers taking events at once */
-  int n_turns;                        /* turns held */
+  rpc_turns turns;                    /* workers taking events at once */
   pthread_t *threads;
 };
 
@@ -233,25 +230,6 @@ static void slot_sent(grpcc_server *srv, srv_slot *slot) {
   grpc_slice_unref(slot->status_details);
   slot_request(srv, slot);
   grpc_call_unref(done);
-}
-
-/* ---- poller turns (see the top) ----------------------------------------- */
-
-static void turn_take(grpcc_server *srv) {
-  pthread_mutex_lock(&srv->turn_mu);
-  while (srv->n_turns >= srv->n_pollers && !atomic_load(&srv->stopping))
-    pthread_cond_wait(&srv->poll_turn, &srv->turn_mu);
-  srv->n_turns++;
-  pthread_mutex_unlock(&srv->turn_mu);
-}
-
-/* Gives the turn back; wake_standby: a standby takes it over now. */
-static void turn_give(grpcc_server *srv, bool wake_standby) {
-  pthread_mutex_lock(&srv->turn_mu);
-  srv->n_turns--;
-  if (wake_standby)
-    pthread_cond_signal(&srv->poll_turn);
-  pthread_mutex_unlock(&srv->turn_mu);
 }
 
 /* ---- serving one call --------------------------------------------------- */
@@ -356,7 +334,7 @@ static void serve_call(grpcc_server *srv, srv_slot *slot, bool *turn) {
     ctx.method = slot->method->path;
     ctx.deadline_ms = deadline_ms(slot->deadline);
     if (slot->method->blocking && *turn) {
-      turn_give(srv, true);
+      rpc_turns_give(&srv->turns, true);
       *turn = false;
     }
     code = run_call(slot->method, &ctx, slot->payload, &reply);
@@ -394,14 +372,14 @@ static void handle_event(grpcc_server *srv, grpc_event ev, bool *turn) {
 static void *worker_main(void *p) {
   grpcc_server *srv = p;
   for (;;) {
-    turn_take(srv);
+    rpc_turns_take(&srv->turns);
     bool turn = true;
     grpc_event ev = grpc_completion_queue_next(
         srv->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type == GRPC_OP_COMPLETE)
       handle_event(srv, ev, &turn);
     if (turn)
-      turn_give(srv, false);
+      rpc_turns_give(&srv->turns, false);
     if (ev.type == GRPC_QUEUE_SHUTDOWN)
       break;
   }
@@ -512,9 +490,6 @@ static grpcc_server *server_alloc(const cairn_rpc_server_options *opts,
   size_t n_services = count_services(services);
   srv->services = calloc(n_services + 1, sizeof *srv->services);
   srv->n_workers = opts->workers > 0 ? opts->workers : 4;
-  srv->n_pollers = opts->pollers > 0 && opts->pollers < srv->n_workers
-                       ? opts->pollers
-                       : srv->n_workers;
   srv->threads = calloc((size_t)srv->n_workers, sizeof *srv->threads);
   if (srv->services == NULL || srv->threads == NULL) {
     free(srv->services);
@@ -525,8 +500,7 @@ static grpcc_server *server_alloc(const cairn_rpc_server_options *opts,
   memcpy(srv->services, services, n_services * sizeof *services);
   pthread_mutex_init(&srv->mu, NULL);
   pthread_cond_init(&srv->all_dead, NULL);
-  pthread_mutex_init(&srv->turn_mu, NULL);
-  pthread_cond_init(&srv->poll_turn, NULL);
+  rpc_turns_init(&srv->turns, srv->n_workers, opts->pollers);
   atomic_init(&srv->stopping, false);
   return srv;
 }
@@ -604,9 +578,7 @@ void grpcc_server_stop(grpcc_server *srv, int grace_ms) {
   if (srv == NULL)
     return;
   atomic_store(&srv->stopping, true);
-  pthread_mutex_lock(&srv->turn_mu); /* every standby goes to the queue */
-  pthread_cond_broadcast(&srv->poll_turn);
-  pthread_mutex_unlock(&srv->turn_mu);
+  rpc_turns_open(&srv->turns); /* every standby goes to the queue */
   grpc_server_shutdown_and_notify(srv->server, srv->shutdown_cq, srv);
   gpr_timespec grace = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
                                     gpr_time_from_millis(grace_ms, GPR_TIMESPAN));
@@ -627,8 +599,7 @@ void grpcc_server_stop(grpcc_server *srv, int grace_ms) {
   drain_and_destroy(srv->shutdown_cq);
   pthread_mutex_destroy(&srv->mu);
   pthread_cond_destroy(&srv->all_dead);
-  pthread_mutex_destroy(&srv->turn_mu);
-  pthread_cond_destroy(&srv->poll_turn);
+  rpc_turns_destroy(&srv->turns);
   free(srv->services);
   free(srv->methods);
   free(srv->slots);
