@@ -595,6 +595,17 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
   return 0;
 }
 
+static int request_complete(h2_conn *c, int32_t id, h2_stream *s);
+
+/* Whether the body holds exactly one whole length-prefixed message. */
+static bool message_complete(const h2_stream *s) {
+  if (s->len < 5)
+    return false;
+  size_t n = (size_t)s->body[1] << 24 | (size_t)s->body[2] << 16 |
+             (size_t)s->body[3] << 8 | s->body[4];
+  return s->len == n + 5;
+}
+
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id,
                          const uint8_t *data, size_t len, void *user) {
   (void)flags;
@@ -633,6 +644,13 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id,
       s->cap = want;
     }
   }
+  /* A unary request is complete with its one message: it runs now rather
+   * than at END_STREAM, which a client may send later in a frame of its
+   * own (Node's http2 has been seen holding that empty DATA frame back
+   * until the next write on the connection, stalling the call). Bytes
+   * after it are dropped (the stream is done). */
+  if (message_complete(s))
+    return request_complete(c, id, s);
   return 0;
 }
 

@@ -7,6 +7,7 @@
  *   - no message, two messages, a prefix that lies, bad protobuf, a bad
  *     grpc-timeout: INVALID_ARGUMENT; unknown path: UNIMPLEMENTED;
  *   - a good call: HEADERS, one message, trailers with grpc-status 0;
+ *   - a request runs once its one message is in, before END_STREAM;
  *   - a stream reset while its handler runs, then more calls on the same
  *     connection; bytes that are not HTTP/2: the connection closes and
  *     the server goes on;
@@ -171,9 +172,9 @@ static bool h2c_run(h2c *c) {
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (;;) {
     h2c_send(c);
-    bool all = true;
+    bool all = true; /* closed, or its status is in */
     for (int i = 0; i < c->n; i++)
-      all = all && c->ans[i].closed;
+      all = all && (c->ans[i].closed || c->ans[i].grpc_status >= 0);
     if (all)
       return true;
     struct pollfd p = {.fd = c->fd, .events = POLLIN};
@@ -194,6 +195,7 @@ static bool h2c_run(h2c *c) {
 typedef struct body {
   const uint8_t *p;
   size_t n;
+  bool no_end_stream; /* the last DATA frame leaves the stream open */
 } body;
 
 static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
@@ -207,7 +209,7 @@ static ssize_t read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t le
   b->p += n;
   b->n -= n;
   if (b->n == 0)
-    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    *flags |= NGHTTP2_DATA_FLAG_EOF | (b->no_end_stream ? NGHTTP2_DATA_FLAG_NO_END_STREAM : 0);
   return (ssize_t)n;
 }
 
@@ -286,7 +288,7 @@ static void test_http_errors(void **state) {
   h2c c;
   h2c_open(&c, f->port);
   uint8_t m[5];
-  body b1 = {m, frame_msg(m, 0, 0, NULL, 0)}, b2 = b1;
+  body b1 = {m, frame_msg(m, 0, 0, NULL, 0), false}, b2 = b1;
   answer *text = h2c_request(&c, "POST", PATH("GetVersion"), "text/plain", NULL, NULL, &b1);
   answer *get = h2c_request(&c, "GET", PATH("GetVersion"), "application/grpc", NULL, NULL, &b2);
   assert_true(h2c_run(&c));
@@ -303,11 +305,11 @@ static void test_grpc_errors(void **state) {
   uint8_t zipped[16], two[32], liar[16], bad_pb[16], ok[8];
   size_t two_len = frame_msg(two, 0, 0, NULL, 0);
   two_len += frame_msg(two + two_len, 0, 0, NULL, 0);
-  body bz = {zipped, frame_msg(zipped, 1, 3, junk, 3)};
-  body bt = {two, two_len};
-  body bl = {liar, frame_msg(liar, 0, 9, junk, 3)};
-  body bp = {bad_pb, frame_msg(bad_pb, 0, sizeof junk, junk, sizeof junk)};
-  body bo = {ok, frame_msg(ok, 0, 0, NULL, 0)}, bu = bo, bd = bo;
+  body bz = {zipped, frame_msg(zipped, 1, 3, junk, 3), false};
+  body bt = {two, two_len, false};
+  body bl = {liar, frame_msg(liar, 0, 9, junk, 3), false};
+  body bp = {bad_pb, frame_msg(bad_pb, 0, sizeof junk, junk, sizeof junk), false};
+  body bo = {ok, frame_msg(ok, 0, 0, NULL, 0), false}, bu = bo, bd = bo;
   answer *a_zip = h2c_request(&c, "POST", PATH("GetVersion"), "application/grpc",
                               "grpc-encoding", "gzip", &bz);
   answer *a_none = h2c_request(&c, "POST", PATH("GetVersion"), "application/grpc",
@@ -346,7 +348,7 @@ static void test_good_call(void **state) {
   h2c c;
   h2c_open(&c, f->port);
   uint8_t m[5];
-  body b = {m, frame_msg(m, 0, 0, NULL, 0)};
+  body b = {m, frame_msg(m, 0, 0, NULL, 0), false};
   answer *a = h2c_request(&c, "POST", PATH("GetVersion"), "application/grpc", "dbname",
                           "db7", &b);
   assert_true(h2c_run(&c));
@@ -372,7 +374,7 @@ static void test_reset_while_running(void **state) {
   h2c c;
   h2c_open(&c, f->port);
   uint8_t m[5];
-  body b = {m, frame_msg(m, 0, 0, NULL, 0)};
+  body b = {m, frame_msg(m, 0, 0, NULL, 0), false};
   answer *slow = h2c_request(&c, "POST", PATH("DropCollection"), "application/grpc",
                              NULL, NULL, &b);
   h2c_send(&c);
@@ -381,11 +383,27 @@ static void test_reset_while_running(void **state) {
   h2c_send(&c);
   usleep(400 * 1000); /* the handler ends, its reply finds no stream */
   slow->closed = true;
-  body b2 = {m, 5};
+  body b2 = {m, 5, false};
   answer *a = h2c_request(&c, "POST", PATH("GetVersion"), "application/grpc", NULL, NULL,
                           &b2);
   assert_true(h2c_run(&c));
   assert_int_equal(a->grpc_status, 0);
+  h2c_close(&c);
+}
+
+/* A request whose one message has arrived runs without waiting for
+ * END_STREAM (Node's http2 may send that in a later frame of its own). */
+static void test_complete_message_runs_before_end_stream(void **state) {
+  fixture *f = *state;
+  h2c c;
+  h2c_open(&c, f->port);
+  uint8_t m[5];
+  body b = {m, frame_msg(m, 0, 0, NULL, 0), true};
+  answer *a = h2c_request(&c, "POST", PATH("GetVersion"), "application/grpc", "dbname",
+                          "early", &b);
+  assert_true(h2c_run(&c));
+  assert_int_equal(a->grpc_status, 0);
+  assert_false(a->closed); /* our END_STREAM went out; the client's did not */
   h2c_close(&c);
 }
 
@@ -407,7 +425,7 @@ static void test_garbage_connection(void **state) {
   h2c c;
   h2c_open(&c, f->port);
   uint8_t m[5];
-  body b = {m, frame_msg(m, 0, 0, NULL, 0)};
+  body b = {m, frame_msg(m, 0, 0, NULL, 0), false};
   answer *a = h2c_request(&c, "POST", PATH("GetVersion"), "application/grpc", NULL, NULL, &b);
   assert_true(h2c_run(&c));
   assert_int_equal(a->grpc_status, 0);
@@ -431,7 +449,7 @@ static void test_multiplexed_calls_run_in_parallel(void **state) {
   body b[8];
   double t0 = seconds_now();
   for (int i = 0; i < 8; i++) {
-    b[i] = (body){m, 5};
+    b[i] = (body){m, 5, false};
     h2c_request(&c, "POST", PATH("DropCollection"), "application/grpc", NULL, NULL, &b[i]);
   }
   assert_true(h2c_run(&c));
@@ -465,6 +483,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_grpc_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_good_call, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reset_while_running, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_complete_message_runs_before_end_stream, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_garbage_connection, setup, teardown),
       cmocka_unit_test_setup_teardown(test_multiplexed_calls_run_in_parallel, setup,
                                       teardown),
