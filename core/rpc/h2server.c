@@ -11,7 +11,8 @@
  *
  * What it serves (the gRPC-over-HTTP/2 protocol, unary calls only):
  *   - POST with content-type application/grpc[+proto|;...], else HTTP 415;
- *   - exactly one length-prefixed, uncompressed message per request. A
+ *   - exactly one length-prefixed, uncompressed message per request; the
+ *     call runs as soon as that message is in, END_STREAM or not. A
  *     compressed message answers UNIMPLEMENTED with grpc-accept-encoding:
  *     identity (the gRPC rule for an encoding the server lacks), so a
  *     client with compression on gets a clear error, never garbage;
