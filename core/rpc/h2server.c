@@ -1147,24 +1147,21 @@ static void *worker_main(void *p) {
 /* ---- start and stop -------------------------------------------------------- */
 
 static cairn_status add_methods(h2_server *srv, cairn_error *err) {
-  size_t cap = 0;
-  for (cairn_rpc_service **s = srv->services; *s != NULL; s++)
-    cap += cairn_rpc_service_n_methods(*s);
-  srv->methods = calloc(cap + 1, sizeof *srv->methods);
-  if (srv->methods == NULL)
+  size_t n;
+  rpc_served *served = rpc_served_methods(srv->services, &n);
+  srv->methods = served ? calloc(n + 1, sizeof *srv->methods) : NULL;
+  if (srv->methods == NULL) {
+    free(served);
     return cairn_error_set(err, CAIRN_NOMEM, NULL);
-  for (cairn_rpc_service **s = srv->services; *s != NULL; s++)
-    for (size_t i = 0; i < cairn_rpc_service_n_methods(*s); i++) {
-      const char *path = cairn_rpc_service_served_path(*s, i);
-      if (path == NULL || find_method(srv, path) != NULL)
-        continue; /* the same path served twice: the first one wins */
-      h2_method *m = &srv->methods[srv->n_methods++];
-      m->path = path;
-      m->hash = path_hash(path);
-      m->service = *s;
-      m->in = cairn_rpc_service_input(*s, path);
-      m->blocking = cairn_rpc_service_blocking(*s, i);
-    }
+  }
+  for (size_t i = 0; i < n; i++)
+    srv->methods[i] = (h2_method){.path = served[i].path,
+                                  .hash = path_hash(served[i].path),
+                                  .service = served[i].service,
+                                  .in = served[i].in,
+                                  .blocking = served[i].blocking};
+  srv->n_methods = n;
+  free(served);
   return CAIRN_OK;
 }
 

@@ -90,17 +90,6 @@ cairn_grpc_code cairn_rpc_service_dispatch(const cairn_rpc_service *service,
                                            cairn_rpc_ctx *ctx,
                                            const ProtobufCMessage *req,
                                            ProtobufCMessage **reply);
-/* Request descriptor of a full method path on any registered service of a
- * list, or NULL. */
-const ProtobufCMessageDescriptor *
-cairn_rpc_service_input(const cairn_rpc_service *service, const char *path);
-/* The methods of the service's descriptor: how many, and the full path of
- * method i ("/pkg.Service/Method", owned by the service) when the service
- * has a handler for it, else NULL. The gRPC server registers the served
- * paths so that a call arrives together with its request message. */
-size_t cairn_rpc_service_n_methods(const cairn_rpc_service *service);
-const char *cairn_rpc_service_served_path(const cairn_rpc_service *service,
-                                          size_t i);
 /* Marks the methods named (short names, NULL-terminated) as blocking:
  * their handlers may wait (a disk sync, another role, a flush), so the gRPC
  * server lets a standby worker take calls while one runs. Before the
@@ -108,8 +97,6 @@ const char *cairn_rpc_service_served_path(const cairn_rpc_service *service,
 cairn_status cairn_rpc_service_mark_blocking(cairn_rpc_service *service,
                                              const char *const *names,
                                              cairn_error *err);
-/* Whether method i is marked blocking. */
-bool cairn_rpc_service_blocking(const cairn_rpc_service *service, size_t i);
 
 /* ---- server ---------------------------------------------------------- */
 

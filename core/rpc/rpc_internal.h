@@ -12,6 +12,19 @@
 
 #include "rpc.h"
 
+/* A method served by one of a server's services. */
+typedef struct rpc_served {
+  const char *path;                     /* owned by the service */
+  const cairn_rpc_service *service;
+  const ProtobufCMessageDescriptor *in; /* request type */
+  bool blocking;                        /* marked blocking (rpc.h) */
+} rpc_served;
+
+/* Every path served by the NULL-terminated service list, once (a path
+ * served twice: the first service wins), as a malloc'd array of *n (the
+ * caller frees it); NULL when out of memory. (service.c) */
+rpc_served *rpc_served_methods(cairn_rpc_service *const *services, size_t *n);
+
 /* Poller turns (turns.c): at most n_pollers of a server's workers take
  * events at a time; a worker gives its turn up, waking a standby, before a
  * handler of a method marked blocking; the stop opens the limit. */

@@ -433,28 +433,25 @@ static size_t count_services(cairn_rpc_service *const *services) {
 /* Registers every served path (before grpc_server_start) and sizes the
  * slot table: `workers` slots per method, plus the generic one. */
 static cairn_status register_methods(grpcc_server *srv, cairn_error *err) {
-  size_t cap = 0;
-  for (cairn_rpc_service **s = srv->services; *s != NULL; s++)
-    cap += cairn_rpc_service_n_methods(*s);
-  srv->methods = calloc(cap + 1, sizeof *srv->methods);
-  if (srv->methods == NULL)
+  size_t n;
+  rpc_served *served = rpc_served_methods(srv->services, &n);
+  srv->methods = served ? calloc(n + 1, sizeof *srv->methods) : NULL;
+  if (srv->methods == NULL) {
+    free(served);
     return cairn_error_set(err, CAIRN_NOMEM, NULL);
-  for (cairn_rpc_service **s = srv->services; *s != NULL; s++)
-    for (size_t i = 0; i < cairn_rpc_service_n_methods(*s); i++) {
-      const char *path = cairn_rpc_service_served_path(*s, i);
-      if (path == NULL)
-        continue;
-      srv_method *m = &srv->methods[srv->n_methods];
-      m->path = path;
-      m->service = *s;
-      m->in = cairn_rpc_service_input(*s, path);
-      m->blocking = cairn_rpc_service_blocking(*s, i);
-      m->handle = grpc_server_register_method(
-          srv->server, path, NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
-      if (m->handle == NULL) /* the same path served twice: first one wins */
-        continue;
+  }
+  for (size_t i = 0; i < n; i++) {
+    srv_method *m = &srv->methods[srv->n_methods];
+    m->path = served[i].path;
+    m->service = served[i].service;
+    m->in = served[i].in;
+    m->blocking = served[i].blocking;
+    m->handle = grpc_server_register_method(
+        srv->server, m->path, NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+    if (m->handle != NULL)
       srv->n_methods++;
-    }
+  }
+  free(served);
   srv->n_slots = srv->n_methods * (size_t)srv->n_workers + 1;
   srv->slots = calloc(srv->n_slots, sizeof *srv->slots);
   if (srv->slots == NULL)

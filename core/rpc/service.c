@@ -1,12 +1,13 @@
 /*
  * service.c — method tables: full path -> (request/reply descriptors,
- * handler). Shared by the gRPC server and the direct in-process client.
+ * handler). Shared by both server transports and the direct in-process client.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rpc.h"
+#include "rpc_internal.h"
 
 typedef struct method_entry {
   char *path; /* "/pkg.Service/Method"; owned */
@@ -85,23 +86,6 @@ void cairn_rpc_service_free(cairn_rpc_service *s) {
   free(s);
 }
 
-const ProtobufCMessageDescriptor *
-cairn_rpc_service_input(const cairn_rpc_service *s, const char *path) {
-  const method_entry *e = find_entry(s, path);
-  return e != NULL ? e->desc->input : NULL;
-}
-
-size_t cairn_rpc_service_n_methods(const cairn_rpc_service *s) {
-  return s->n_methods;
-}
-
-const char *cairn_rpc_service_served_path(const cairn_rpc_service *s,
-                                          size_t i) {
-  if (i >= s->n_methods || s->methods[i].handler == NULL)
-    return NULL;
-  return s->methods[i].path;
-}
-
 cairn_status cairn_rpc_service_mark_blocking(cairn_rpc_service *s,
                                              const char *const *names,
                                              cairn_error *err) {
@@ -115,8 +99,30 @@ cairn_status cairn_rpc_service_mark_blocking(cairn_rpc_service *s,
   return CAIRN_OK;
 }
 
-bool cairn_rpc_service_blocking(const cairn_rpc_service *s, size_t i) {
-  return i < s->n_methods && s->methods[i].blocking;
+static bool served_has(const rpc_served *list, size_t n, const char *path) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(list[i].path, path) == 0)
+      return true;
+  return false;
+}
+
+rpc_served *rpc_served_methods(cairn_rpc_service *const *services, size_t *n) {
+  size_t cap = 0;
+  for (cairn_rpc_service *const *s = services; *s != NULL; s++)
+    cap += (*s)->n_methods;
+  rpc_served *list = calloc(cap + 1, sizeof *list);
+  *n = 0;
+  if (list == NULL)
+    return NULL;
+  for (cairn_rpc_service *const *s = services; *s != NULL; s++)
+    for (size_t i = 0; i < (*s)->n_methods; i++) {
+      const method_entry *e = &(*s)->methods[i];
+      if (e->handler == NULL || served_has(list, *n, e->path))
+        continue;
+      list[(*n)++] = (rpc_served){.path = e->path, .service = *s,
+                                  .in = e->desc->input, .blocking = e->blocking};
+    }
+  return list;
 }
 
 cairn_grpc_code cairn_rpc_service_dispatch(const cairn_rpc_service *s,
