@@ -101,11 +101,8 @@
 #define TOKEN_LISTEN(i) (1u + (uint64_t)(i))
 
 typedef struct h2_method {
-  const char *path; /* owned by the service */
-  uint32_t hash;    /* path_hash(path): most lookups compare only this */
-  bool blocking;
-  const cairn_rpc_service *service;
-  const ProtobufCMessageDescriptor *in;
+  rpc_served served;
+  uint32_t hash; /* path_hash(served.path): most lookups compare only this */
 } h2_method;
 
 typedef struct h2_conn h2_conn;
@@ -263,7 +260,8 @@ static uint32_t path_hash(const char *p) {
 static const h2_method *find_method(const h2_server *srv, const char *path) {
   uint32_t h = path_hash(path);
   for (size_t i = 0; i < srv->n_methods; i++)
-    if (srv->methods[i].hash == h && strcmp(srv->methods[i].path, path) == 0)
+    if (srv->methods[i].hash == h &&
+        strcmp(srv->methods[i].served.path, path) == 0)
       return &srv->methods[i];
   return NULL;
 }
@@ -962,19 +960,20 @@ static cairn_grpc_code run_handler(h2_server *srv, h2_call *call,
   }
   const h2_method *m = call->method;
   ProtobufCMessage *req = protobuf_c_message_unpack(
-      m->in, cairn_arena_protobuf(ctx->arena), call->len - 5, call->body + 5);
+      m->served.in, cairn_arena_protobuf(ctx->arena), call->len - 5, call->body + 5);
   free(call->body); /* the request now lives in the arena */
   call->body = NULL;
   if (req == NULL) {
     ctx->grpc_message = cairn_arena_printf(
-        ctx->arena, "cannot decode %s: malformed protobuf", m->in->name);
+        ctx->arena, "cannot decode %s: malformed protobuf",
+        m->served.in->name);
     return CAIRN_GRPC_INVALID_ARGUMENT;
   }
-  if (m->blocking && *turn) {
+  if (m->served.blocking && *turn) {
     rpc_turns_give(&srv->turns, true);
     *turn = false;
   }
-  return cairn_rpc_service_dispatch(m->service, ctx, req, reply);
+  return cairn_rpc_service_dispatch(m->served.service, ctx, req, reply);
 }
 
 /* Runs one call (counted in n_running by the caller) and sends its reply. */
@@ -983,7 +982,7 @@ static void run_call(h2_server *srv, h2_call *call, bool *turn) {
   cairn_rpc_ctx ctx;
   memset(&ctx, 0, sizeof ctx);
   ctx.arena = cairn_arena_new();
-  ctx.method = call->method->path;
+  ctx.method = call->method->served.path;
   ctx.peer = "";
   ctx.deadline_ms = call->deadline_ms;
   ctx.dbname = call->md[MD_DBNAME] ? call->md[MD_DBNAME] : "";
@@ -1155,11 +1154,8 @@ static cairn_status add_methods(h2_server *srv, cairn_error *err) {
     return cairn_error_set(err, CAIRN_NOMEM, NULL);
   }
   for (size_t i = 0; i < n; i++)
-    srv->methods[i] = (h2_method){.path = served[i].path,
-                                  .hash = path_hash(served[i].path),
-                                  .service = served[i].service,
-                                  .in = served[i].in,
-                                  .blocking = served[i].blocking};
+    srv->methods[i] = (h2_method){.served = served[i],
+                                  .hash = path_hash(served[i].path)};
   srv->n_methods = n;
   free(served);
   return CAIRN_OK;

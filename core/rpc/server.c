@@ -83,11 +83,8 @@
 
 /* A registered method path. */
 typedef struct srv_method {
-  const char *path;                     /* owned by the service */
-  bool blocking;                        /* give the poller turn up to run it */
-  const cairn_rpc_service *service;
-  const ProtobufCMessageDescriptor *in; /* request type */
-  void *handle;                         /* grpc_server_register_method's */
+  rpc_served served;
+  void *handle; /* grpc_server_register_method's */
 } srv_method;
 
 typedef enum slot_state {
@@ -262,13 +259,14 @@ static cairn_grpc_code run_call(const srv_method *m, cairn_rpc_ctx *ctx,
     ctx->grpc_message = "deadline exceeded before the call was served";
     return CAIRN_GRPC_DEADLINE_EXCEEDED;
   }
-  ProtobufCMessage *req = unpack_request(ctx->arena, m->in, payload);
+  ProtobufCMessage *req = unpack_request(ctx->arena, m->served.in, payload);
   if (req == NULL) {
     ctx->grpc_message = cairn_arena_printf(
-        ctx->arena, "cannot decode %s: malformed protobuf", m->in->name);
+        ctx->arena, "cannot decode %s: malformed protobuf",
+        m->served.in->name);
     return CAIRN_GRPC_INVALID_ARGUMENT;
   }
-  return cairn_rpc_service_dispatch(m->service, ctx, req, reply);
+  return cairn_rpc_service_dispatch(m->served.service, ctx, req, reply);
 }
 
 /* Starts the reply batch: initial metadata, the message (when code is OK),
@@ -326,14 +324,14 @@ static void serve_call(grpcc_server *srv, srv_slot *slot, bool *turn) {
   ProtobufCMessage *reply = NULL;
   cairn_grpc_code code;
   if (atomic_load(&srv->stopping)) {
-    ctx.method = slot->method ? slot->method->path
+    ctx.method = slot->method ? slot->method->served.path
                               : slice_to_arena(arena, slot->details.method);
     ctx.grpc_message = "the server is shutting down";
     code = CAIRN_GRPC_UNAVAILABLE;
   } else if (slot->method != NULL) {
-    ctx.method = slot->method->path;
+    ctx.method = slot->method->served.path;
     ctx.deadline_ms = deadline_ms(slot->deadline);
-    if (slot->method->blocking && *turn) {
+    if (slot->method->served.blocking && *turn) {
       rpc_turns_give(&srv->turns, true);
       *turn = false;
     }
@@ -442,12 +440,9 @@ static cairn_status register_methods(grpcc_server *srv, cairn_error *err) {
   }
   for (size_t i = 0; i < n; i++) {
     srv_method *m = &srv->methods[srv->n_methods];
-    m->path = served[i].path;
-    m->service = served[i].service;
-    m->in = served[i].in;
-    m->blocking = served[i].blocking;
+    m->served = served[i];
     m->handle = grpc_server_register_method(
-        srv->server, m->path, NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+        srv->server, m->served.path, NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
     if (m->handle != NULL)
       srv->n_methods++;
   }
